@@ -1,0 +1,48 @@
+# kubectl-clusterops. The two commands that matter: `make demo` and `make test`.
+SHELL := /usr/bin/env bash
+GO ?= go
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo v0.0.0-dev)
+COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+BUILD_DATE ?= $(shell git log -1 --format=%cI 2>/dev/null || echo unknown)
+PKG := github.com/clusterops/kubectl-clusterops/pkg/plugin
+LDFLAGS := -s -w -X $(PKG).gitVersion=$(VERSION) -X $(PKG).gitCommit=$(COMMIT) -X $(PKG).buildDate=$(BUILD_DATE)
+
+.PHONY: all build install test test-unit test-e2e test-node lint upstream demo cluster node-up node-down clean
+
+all: build
+
+## build: the plugin binary, bin/kubectl-clusterops
+build:
+	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/kubectl-clusterops ./cmd/kubectl-clusterops
+
+## install: go install the plugin into GOBIN
+install:
+	$(GO) install -trimpath -ldflags "$(LDFLAGS)" ./cmd/kubectl-clusterops
+
+## test: lint, unit tests, upstream builds, e2e tests against a real control plane, node tier (opt-in)
+test:
+	LDFLAGS="$(LDFLAGS)" hack/test
+
+test-unit:
+	$(GO) test -count=1 ./...
+
+test-e2e: build upstream
+	$(GO) test -tags e2e -count=1 -timeout 45m ./test/e2e/...
+
+lint:
+	hack/verify
+
+## upstream: build (or reuse from the cache) the pinned upstream binaries
+upstream:
+	hack/build-upstream >/dev/null
+
+## demo: build the plugin and a local real control plane, and run the main commands on it
+demo: build
+	hack/demo
+
+## cluster: start the e2e control plane for a person; prints the KUBECONFIG line
+cluster: upstream
+	$(GO) run ./test/e2e/cmd/devcluster
+
+clean:
+	rm -rf bin dist

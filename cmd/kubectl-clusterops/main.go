@@ -1,0 +1,31 @@
+// Command kubectl-clusterops is a kubectl plugin: `kubectl clusterops ...`.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"k8s.io/klog/v2"
+
+	"github.com/clusterops/kubectl-clusterops/pkg/plugin"
+)
+
+func main() {
+	// client-go logs through klog to stderr; our errors are one line each, so klog stays quiet.
+	klog.LogToStderr(false)
+	klog.SetOutput(io.Discard)
+	streams := genericiooptions.IOStreams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	err := plugin.NewCmdRoot(streams).ExecuteContext(ctx)
+	stop()
+	if err != nil {
+		if msg := err.Error(); msg != "" { // an ExitError without Err has already reported
+			fmt.Fprintf(os.Stderr, "error: %s\n", msg)
+		}
+		os.Exit(plugin.ExitCode(err))
+	}
+}
