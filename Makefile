@@ -29,6 +29,17 @@ test-unit:
 test-e2e: build upstream
 	$(GO) test -tags e2e -count=1 -timeout 45m ./test/e2e/...
 
+## test-node: the real-node tier (kubeadm + kubelet + containerd on this host); needs CLUSTEROPS_E2E_NODE=1, root
+test-node: upstream
+	hack/test-node
+
+## node-up / node-down: bring the real-node tier's cluster up (prints the admin kubeconfig path) / undo it
+node-up:
+	hack/node-up
+
+node-down:
+	hack/node-down
+
 lint:
 	hack/verify
 

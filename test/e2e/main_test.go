@@ -5,14 +5,9 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -41,23 +36,14 @@ func runMain(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, "e2e: upstream binaries:", err)
 		return 1
 	}
-	root, err := harness.RepoRoot()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "e2e:", err)
-		return 1
-	}
 	env.pluginDir, err = os.MkdirTemp("", "clusterops-plugin-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "e2e:", err)
 		return 1
 	}
 	defer os.RemoveAll(env.pluginDir)
-	build := exec.Command("go", "build", "-o", filepath.Join(env.pluginDir, "kubectl-clusterops"),
-		"-ldflags", "-X github.com/clusterops/kubectl-clusterops/pkg/plugin.gitVersion="+testVersion,
-		"./cmd/kubectl-clusterops")
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "e2e: building the plugin: %v\n%s", err, out)
+	if _, err := harness.BuildPlugin(env.pluginDir, testVersion); err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
 		return 1
 	}
 	dir, err := os.MkdirTemp("", "clusterops-e2e-")
@@ -97,7 +83,7 @@ type result struct {
 	code           int
 }
 
-// run runs a command with the plugin and the upstream binaries first on PATH.
+// run runs a command with the plugin and the upstream binaries first on PATH and KUBECONFIG cleared.
 func run(t *testing.T, name string, args ...string) result {
 	t.Helper()
 	return runEnv(t, nil, name, args...)
@@ -105,30 +91,7 @@ func run(t *testing.T, name string, args ...string) result {
 
 func runEnv(t *testing.T, extraEnv []string, name string, args ...string) result {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	// exec.Command resolves the name with this process's PATH: resolve it with the test PATH.
-	bin := name
-	for _, dir := range []string{env.pluginDir, env.binDir} {
-		if _, err := os.Stat(filepath.Join(dir, name)); err == nil {
-			bin = filepath.Join(dir, name)
-			break
-		}
-	}
-	cmd := exec.CommandContext(ctx, bin, args...)
-	cmd.Env = append(os.Environ(), "PATH="+env.pluginDir+string(os.PathListSeparator)+env.binDir+string(os.PathListSeparator)+os.Getenv("PATH"), "KUBECONFIG=")
-	cmd.Env = append(cmd.Env, extraEnv...)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	res := result{stdout: stdout.String(), stderr: stderr.String()}
-	var exit *exec.ExitError
-	switch {
-	case errors.As(err, &exit):
-		res.code = exit.ExitCode()
-	case err != nil:
-		t.Fatalf("%s %s: %v", name, strings.Join(args, " "), err)
-	}
-	t.Logf("$ %s %s  (exit %d)\n%s%s", name, strings.Join(args, " "), res.code, res.stdout, res.stderr)
-	return res
+	cli := harness.CLI{Dirs: []string{env.pluginDir, env.binDir}, Env: []string{"KUBECONFIG="}}
+	r := cli.Run(t, extraEnv, name, args...)
+	return result{stdout: r.Stdout, stderr: r.Stderr, code: r.Code}
 }
