@@ -105,6 +105,7 @@ func (r *Report) Severity() int {
 
 type loadedCA struct {
 	cert    *x509.Certificate
+	bundle  []*x509.Certificate
 	key     crypto.Signer
 	keyErr  error
 	missing bool
@@ -132,7 +133,7 @@ func (s *caStore) get(name string) *loadedCA {
 	if err == nil {
 		var certs []*x509.Certificate
 		if certs, err = ParseCertsPEM(data); err == nil {
-			ca.cert = certs[0]
+			ca.cert, ca.bundle = certs[0], certs
 		}
 	}
 	if err != nil {
@@ -140,7 +141,23 @@ func (s *caStore) get(name string) *loadedCA {
 		return ca
 	}
 	ca.key, ca.keyErr = readKey(keyPath)
+	// During a CA rotation ca.crt is a bundle (old + new): the CA that signs is the one of the key.
+	for _, c := range ca.bundle {
+		if ca.key != nil && KeyMatchesCert(c, ca.key) {
+			ca.cert = c
+		}
+	}
 	return ca
+}
+
+// verifies reports whether cert was signed by any CA of the bundle.
+func (ca *loadedCA) verifies(cert *x509.Certificate) bool {
+	for _, c := range ca.bundle {
+		if VerifySignedBy(cert, c) == nil {
+			return true
+		}
+	}
+	return false
 }
 
 // externallyManaged is kubeadm's rule: the CA certificate is there, its key is not.
@@ -231,17 +248,18 @@ func checkSpec(l Layout, store *caStore, s Spec, now time.Time, warnWithin time.
 	case !ok:
 		c.Problem = "the private key does not match the certificate"
 	}
-	var issuer *x509.Certificate
+	var verified *bool
 	if c.CAName == "self-signed" {
-		issuer = cert
+		v := VerifySignedBy(cert, cert) == nil
+		verified = &v
 	} else if ca := store.get(c.CAName); ca.cert != nil {
-		issuer = ca.cert
+		v := ca.verifies(cert)
+		verified = &v
 		c.ExternallyManaged = ca.externallyManaged()
 	}
-	if issuer != nil {
-		verified := VerifySignedBy(cert, issuer) == nil
-		c.ChainVerified = &verified
-		if !verified && c.Problem == "" {
+	if verified != nil {
+		c.ChainVerified = verified
+		if !*verified && c.Problem == "" {
 			c.Problem = "the certificate is not signed by CA " + c.CAName
 		}
 	}

@@ -246,8 +246,9 @@ func prepare(l Layout, store *caStore, name string, opts RenewOptions, now time.
 	case ca.keyErr != nil:
 		return nil, fmt.Errorf("%s: cannot read the key of CA %s: %v", name, spec.CAName, trimRoot(l, ca.keyErr))
 	}
-	if err := VerifySignedBy(p.old, ca.cert); err != nil {
-		return nil, fmt.Errorf("%s is not signed by CA %s (%v): refusing to renew it with a different CA", name, spec.CAName, err)
+	if !ca.verifies(p.old) {
+		return nil, fmt.Errorf("%s is not signed by CA %s (%s): refusing to renew it with a different CA; "+
+			"check that the cert dir holds this node's CA", name, spec.CAName, l.displayPath(caPath))
 	}
 	p.cert, err = RenewCert(p.old, ca.cert, ca.key, p.key.Public(), now, opts.Validity)
 	if err != nil {
