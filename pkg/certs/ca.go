@@ -105,7 +105,7 @@ func rotationPlan(l Layout, name string, external bool) []PlanStep {
 	steps := []PlanStep{
 		{Title: "Back up the PKI, the kubeconfigs and etcd",
 			Detail: "Keep the old CA: you need it to roll back and to trust old certificates during the overlap.",
-			Commands: []string{"kubectl clusterops certs renew --dry-run all   # shows what depends on the PKI",
+			Commands: []string{"kubectl clusterops certs check   # every certificate and what signs it",
 				"cp -a /etc/kubernetes /root/kubernetes-before-" + name + "-rotation",
 				"kubectl clusterops etcd snapshot save   # or etcdctl snapshot save"}},
 		{Title: "Make the new " + name + " key pair, outside the PKI dir",
@@ -136,7 +136,7 @@ func rotationPlan(l Layout, name string, external bool) []PlanStep {
 			Detail: "Put the NEW key in " + key + " (the certificate file keeps the bundle) and renew every certificate it signs: " +
 				strings.Join(signs, ", ") + ". Check that every one verifies.",
 			Commands: []string{"cp /root/new-" + name + "/ca.key " + key,
-				"kubectl clusterops certs renew all --restart-static-pods",
+				"kubectl clusterops certs renew " + strings.Join(signs, " ") + " --root / --restart-static-pods",
 				"kubectl clusterops certs check"}},
 		PlanStep{Title: "Drop the old CA",
 			Detail: "When every client and node uses certificates from the new CA, replace the bundle with the new CA alone " +
