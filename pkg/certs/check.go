@@ -204,6 +204,7 @@ func checkSpec(l Layout, store *caStore, s Spec, now time.Time, warnWithin time.
 	c.Path = l.displayPath(certPath)
 	var (
 		cert   *x509.Certificate
+		chain  []*x509.Certificate
 		key    crypto.Signer
 		keyErr error
 		err    error
@@ -218,7 +219,7 @@ func checkSpec(l Layout, store *caStore, s Spec, now time.Time, warnWithin time.
 		if data, err = l.readInRoot(certPath); err == nil {
 			var certs []*x509.Certificate
 			if certs, err = ParseCertsPEM(data); err == nil {
-				cert = certs[0]
+				cert, chain = certs[0], certs[1:]
 				key, keyErr = readKeyInRoot(l, keyPath)
 			} else {
 				err = fmt.Errorf("%s: %w", c.Path, err)
@@ -236,8 +237,9 @@ func checkSpec(l Layout, store *caStore, s Spec, now time.Time, warnWithin time.
 	}
 	fillCert(&c, cert, now)
 	c.CAName = s.CAName
-	if s.Kind == KindKubelet && s.Name == "kubelet-serving" && cert.Issuer.String() == cert.Subject.String() &&
-		VerifySignedBy(cert, cert) == nil {
+	// Without serverTLSBootstrap the kubelet makes its own CA ("<host>-ca@<time>") and writes it
+	// after the serving certificate in kubelet.crt.
+	if s.Name == "kubelet-serving" && !store.get(s.CAName).verifies(cert) && selfSigned(cert, chain) {
 		c.CAName = "self-signed"
 	}
 	ok := keyErr == nil && KeyMatchesCert(cert, key)
@@ -250,7 +252,7 @@ func checkSpec(l Layout, store *caStore, s Spec, now time.Time, warnWithin time.
 	}
 	var verified *bool
 	if c.CAName == "self-signed" {
-		v := VerifySignedBy(cert, cert) == nil
+		v := true
 		verified = &v
 	} else if ca := store.get(c.CAName); ca.cert != nil {
 		v := ca.verifies(cert)
@@ -351,4 +353,17 @@ func status(cert *x509.Certificate, now time.Time, warnWithin time.Duration) str
 		return StatusExpiring
 	}
 	return StatusOK
+}
+
+// selfSigned reports whether cert signed itself or was signed by a CA in the same file.
+func selfSigned(cert *x509.Certificate, chain []*x509.Certificate) bool {
+	if cert.CheckSignature(cert.SignatureAlgorithm, cert.RawTBSCertificate, cert.Signature) == nil {
+		return true
+	}
+	for _, ca := range chain {
+		if VerifySignedBy(cert, ca) == nil {
+			return true
+		}
+	}
+	return false
 }

@@ -126,8 +126,10 @@ func waitGone(ctx context.Context, opts RestartOptions, component string, watch 
 		return opts.Sleep(ctx, opts.Away)
 	}
 	for waited := time.Duration(0); waited < opts.Timeout; waited += opts.Poll {
-		if _, found, err := opts.Mirror.MirrorPod(ctx, component); err == nil && !found {
-			return nil
+		// Gone, or the API server itself stopped answering (restarting kube-apiserver or etcd does
+		// that): the kubelet has acted on the removed manifest. Keep it away one more poll.
+		if _, found, err := opts.Mirror.MirrorPod(ctx, component); err != nil || !found {
+			return opts.Sleep(ctx, opts.Poll)
 		}
 		if err := opts.Sleep(ctx, opts.Poll); err != nil {
 			return err

@@ -39,13 +39,13 @@ type CertsCheckOptions struct {
 	// apiOptional: the API sources were chosen by default next to the node; if the API server
 	// cannot be reached, warn and report the node alone.
 	apiOptional bool
-	warnWithin time.Duration
-	want       map[string]bool
-	namespace  string
-	config     *rest.Config
-	userName   string
-	client     kubernetes.Interface
-	now        func() time.Time
+	warnWithin  time.Duration
+	want        map[string]bool
+	namespace   string
+	config      *rest.Config
+	userName    string
+	client      kubernetes.Interface
+	now         func() time.Time
 
 	genericiooptions.IOStreams
 }
