@@ -222,6 +222,15 @@ func RecoverInterrupted(l Layout) error {
 			return err
 		}
 	}
+	for _, spec := range Catalogue() {
+		if spec.Kind == KindKubeconfig {
+			p, _ := l.certPaths(spec)
+			tmps, _ := filepath.Glob(filepath.Join(filepath.Dir(p), "."+filepath.Base(p)+".tmp-*"))
+			for _, t := range tmps {
+				os.Remove(t)
+			}
+		}
+	}
 	partials, _ := filepath.Glob(filepath.Join(l.TmpDir(), "clusterops-backup-*.partial"))
 	for _, p := range partials {
 		os.RemoveAll(p)
