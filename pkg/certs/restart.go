@@ -1,0 +1,156 @@
+package certs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// MirrorPodState identifies one incarnation of a mirror pod: the kubelet deletes the mirror pod
+// when its manifest goes and creates a new one (new UID) when it comes back; a changed manifest
+// also gives a new config.hash.
+type MirrorPodState struct {
+	UID  string
+	Hash string
+}
+
+// MirrorPods looks up the mirror pod of a static pod on this node. found is false when there is
+// no mirror pod (no kubelet, or no API access).
+type MirrorPods interface {
+	MirrorPod(ctx context.Context, component string) (state MirrorPodState, found bool, err error)
+}
+
+// RestartOptions tune RestartStaticPods.
+type RestartOptions struct {
+	// Away is how long a manifest stays out of the manifests dir when no mirror pod can be watched
+	// (the kubelet notices a removed manifest within its file-check period, 20s by default).
+	Away time.Duration
+	// Timeout bounds the wait for a mirror pod to go and to come back with a new config.hash.
+	Timeout time.Duration
+	// Poll is the interval between mirror pod lookups.
+	Poll time.Duration
+	// Sleep waits for d or until ctx is done (time.Sleep-like; injected so tests need no clock).
+	Sleep func(ctx context.Context, d time.Duration) error
+	// Mirror is nil when no API server is reachable.
+	Mirror MirrorPods
+	// Progress receives one line per step; may be nil.
+	Progress func(format string, args ...any)
+}
+
+// RestartedPod is what happened to one static pod.
+type RestartedPod struct {
+	Component string `json:"component"`
+	Manifest  string `json:"manifest"`
+	// Confirmed is true when a new mirror pod (new UID or config.hash) came back.
+	Confirmed bool   `json:"confirmed"`
+	OldUID    string `json:"oldUID,omitempty"`
+	NewUID    string `json:"newUID,omitempty"`
+	OldHash   string `json:"oldHash,omitempty"`
+	NewHash   string `json:"newHash,omitempty"`
+	Note      string `json:"note,omitempty"`
+}
+
+// RestartStaticPods restarts the given static pods one at a time, the way kubeadm does during an
+// upgrade: each manifest is moved out of the manifests dir into the layout's tmp dir, kept there
+// until the kubelet has stopped the pod, and moved back. With a mirror pod to watch, it waits for
+// the pod to come back with a new config.hash; without one it waits opts.Away.
+func RestartStaticPods(ctx context.Context, l Layout, components []string, opts RestartOptions) ([]RestartedPod, error) {
+	if opts.Sleep == nil {
+		return nil, errors.New("internal error: RestartOptions.Sleep is not set")
+	}
+	progress := opts.Progress
+	if progress == nil {
+		progress = func(string, ...any) {}
+	}
+	away := filepath.Join(l.TmpDir(), "clusterops-restart")
+	if err := os.MkdirAll(away, 0o700); err != nil {
+		return nil, writeError(away, err)
+	}
+	var done []RestartedPod
+	for _, component := range components {
+		manifest := filepath.Join(l.ManifestsDir(), component+".yaml")
+		parked := filepath.Join(away, component+".yaml")
+		rp := RestartedPod{Component: component, Manifest: l.displayPath(manifest)}
+		if _, err := os.Stat(manifest); errors.Is(err, fs.ErrNotExist) {
+			rp.Note = "no static pod manifest; restart it by hand if it runs elsewhere"
+			done = append(done, rp)
+			continue
+		}
+		watch := false
+		if opts.Mirror != nil {
+			st, found, err := opts.Mirror.MirrorPod(ctx, component)
+			if err == nil && found {
+				watch, rp.OldUID, rp.OldHash = true, st.UID, st.Hash
+			}
+		}
+		progress("restarting %s: moving %s out of the manifests dir", component, rp.Manifest)
+		if err := os.Rename(manifest, parked); err != nil {
+			return done, fmt.Errorf("moving %s away: %w", rp.Manifest, err)
+		}
+		waitErr := waitGone(ctx, opts, component, watch)
+		// Always put the manifest back, even when waiting failed or was interrupted.
+		if err := os.Rename(parked, manifest); err != nil {
+			return done, fmt.Errorf("moving %s back from %s: %w; move it back by hand", rp.Manifest, l.displayPath(parked), err)
+		}
+		if err := SyncDir(l.ManifestsDir()); err != nil {
+			return done, err
+		}
+		if waitErr != nil {
+			return done, waitErr
+		}
+		if watch {
+			st, err := waitNewMirrorPod(ctx, opts, component, MirrorPodState{UID: rp.OldUID, Hash: rp.OldHash})
+			if err != nil {
+				return append(done, rp), err
+			}
+			rp.NewUID, rp.NewHash = st.UID, st.Hash
+			rp.Confirmed = st.UID != "" && (st.UID != rp.OldUID || st.Hash != rp.OldHash)
+			if !rp.Confirmed {
+				rp.Note = fmt.Sprintf("no new mirror pod within %s; check the kubelet on this node", opts.Timeout)
+			}
+		} else {
+			rp.Note = fmt.Sprintf("no mirror pod to watch: the manifest was away for %s", opts.Away)
+		}
+		progress("restarted %s (%s)", component, map[bool]string{true: "confirmed by a new mirror pod", false: "not confirmed"}[rp.Confirmed])
+		done = append(done, rp)
+	}
+	return done, nil
+}
+
+func waitGone(ctx context.Context, opts RestartOptions, component string, watch bool) error {
+	if !watch {
+		return opts.Sleep(ctx, opts.Away)
+	}
+	for waited := time.Duration(0); waited < opts.Timeout; waited += opts.Poll {
+		// Gone, or the API server itself stopped answering (restarting kube-apiserver or etcd does
+		// that): the kubelet has acted on the removed manifest. Keep it away one more poll.
+		if _, found, err := opts.Mirror.MirrorPod(ctx, component); err != nil || !found {
+			return opts.Sleep(ctx, opts.Poll)
+		}
+		if err := opts.Sleep(ctx, opts.Poll); err != nil {
+			return err
+		}
+	}
+	return nil // the kubelet may keep the mirror pod; go on and watch its hash
+}
+
+func waitNewMirrorPod(ctx context.Context, opts RestartOptions, component string, old MirrorPodState) (MirrorPodState, error) {
+	var last MirrorPodState
+	for waited := time.Duration(0); waited <= opts.Timeout; waited += opts.Poll {
+		st, found, err := opts.Mirror.MirrorPod(ctx, component)
+		if err == nil && found {
+			last = st
+			if st != old {
+				return st, nil
+			}
+		}
+		if err := opts.Sleep(ctx, opts.Poll); err != nil {
+			return last, err
+		}
+	}
+	return last, nil
+}
