@@ -43,7 +43,7 @@ bindings, and report each finding with a severity (high, medium, low):
   unserved-api-group            a rule naming an API group the cluster does not serve, such as
                                 "extensions" (low)
 
-Built-in roles and bindings (names starting with "system:", or labelled
+Built-in roles and bindings (names starting with "system:" or "kubeadm:", or labelled
 kubernetes.io/bootstrapping=rbac-defaults) are skipped unless --include-system.
 
 Exit codes: 0 no findings; 1 findings, none at or above --fail-on; 2 findings at or

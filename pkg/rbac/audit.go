@@ -68,7 +68,8 @@ type Finding struct {
 // AuditOptions tunes Audit.
 type AuditOptions struct {
 	// IncludeSystem also audits the built-in roles and bindings (names
-	// starting with "system:", or labelled kubernetes.io/bootstrapping=rbac-defaults).
+	// starting with "system:" or "kubeadm:", or labelled
+	// kubernetes.io/bootstrapping=rbac-defaults).
 	IncludeSystem bool
 	// ServedGroups, when set, enables the check for rules naming API groups
 	// the cluster does not serve.
@@ -88,8 +89,10 @@ var AllChecks = []string{CheckWildcard, CheckSecretsRead, CheckPodExec, CheckEsc
 	CheckCSRApproval, CheckSAToken, CheckKubeSystemPods, CheckSystemMasters, CheckMissingRole,
 	CheckReadOnlyWrites, CheckUnservedAPIGroup}
 
+// isSystem: the API server's bootstrap roles and bindings, and kubeadm's own.
 func isSystem(name string, lbls map[string]string) bool {
-	return strings.HasPrefix(name, "system:") || lbls["kubernetes.io/bootstrapping"] == "rbac-defaults"
+	return strings.HasPrefix(name, "system:") || strings.HasPrefix(name, "kubeadm:") ||
+		lbls["kubernetes.io/bootstrapping"] == "rbac-defaults"
 }
 
 // Audit checks every Role and ClusterRole and every binding of s.
@@ -113,17 +116,7 @@ func Audit(s *Snapshot, opts AuditOptions) AuditResult {
 		res.Findings = append(res.Findings, auditRules(ref, r.Rules, bound[ref], opts)...)
 	}
 	for _, b := range s.bindings("*") {
-		sys := false
-		if b.ref.Kind == "ClusterRoleBinding" {
-			for _, crb := range s.ClusterRoleBindings {
-				if crb.Name == b.ref.Name {
-					sys = isSystem(crb.Name, crb.Labels)
-				}
-			}
-		} else {
-			sys = strings.HasPrefix(b.ref.Name, "system:")
-		}
-		if !opts.IncludeSystem && sys {
+		if !opts.IncludeSystem && isSystem(b.ref.Name, b.labels) {
 			continue
 		}
 		res.Checked[b.ref.Kind]++

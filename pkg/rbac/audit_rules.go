@@ -102,10 +102,14 @@ func auditRules(ref ObjectRef, rules []rbacv1.PolicyRule, subjects []Subject, op
 			}
 			add(sev, CheckSecretsRead, "can read %s (%s), service account tokens and TLS keys included (%s)", what, strings.Join(v, ","), rs)
 		}
+		var subs []string
 		for _, sub := range []string{"exec", "attach"} {
 			if v, _ := coversAny(r, []string{"create", "get"}, "", "pods", sub); len(v) > 0 {
-				add(SeverityHigh, CheckPodExec, "can run commands in or attach to pods (pods/%s): the pods' service account tokens and secrets are exposed (%s)", sub, rs)
+				subs = append(subs, "pods/"+sub)
 			}
+		}
+		if len(subs) > 0 {
+			add(SeverityHigh, CheckPodExec, "can run commands in or attach to pods (%s): the pods' service account tokens and secrets are exposed (%s)", strings.Join(subs, ", "), rs)
 		}
 		for _, v := range []string{"escalate", "bind", "impersonate"} {
 			if slices.Contains(r.Verbs, v) {

@@ -186,6 +186,7 @@ func matchesOrStar(list []string, v string) bool {
 // binding is a RoleBinding or ClusterRoleBinding, seen the same way.
 type binding struct {
 	ref      ObjectRef
+	labels   map[string]string
 	subjects []rbacv1.Subject
 	roleRef  rbacv1.RoleRef
 }
@@ -196,7 +197,7 @@ type binding struct {
 func (s *Snapshot) bindings(namespace string) []binding {
 	var out []binding
 	for _, b := range s.ClusterRoleBindings {
-		out = append(out, binding{ref: ObjectRef{Kind: "ClusterRoleBinding", Name: b.Name}, subjects: b.Subjects, roleRef: b.RoleRef})
+		out = append(out, binding{ref: ObjectRef{Kind: "ClusterRoleBinding", Name: b.Name}, labels: b.Labels, subjects: b.Subjects, roleRef: b.RoleRef})
 	}
 	if namespace == "" {
 		return out
@@ -204,7 +205,7 @@ func (s *Snapshot) bindings(namespace string) []binding {
 	for _, b := range s.RoleBindings {
 		if namespace == "*" || b.Namespace == namespace {
 			out = append(out, binding{ref: ObjectRef{Kind: "RoleBinding", Namespace: b.Namespace, Name: b.Name},
-				subjects: b.Subjects, roleRef: b.RoleRef})
+				labels: b.Labels, subjects: b.Subjects, roleRef: b.RoleRef})
 		}
 	}
 	return out

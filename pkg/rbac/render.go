@@ -125,8 +125,8 @@ func Render(r *Resolver, spec GrantSpec) (*Grant, error) {
 		}
 	}
 	if len(res.ClusterScoped) > 0 {
-		g.Warnings = append(g.Warnings, fmt.Sprintf("%s %s cluster-scoped: a Role in namespace %q grants nothing on them (use --cluster-wide)",
-			strings.Join(res.ClusterScoped, ", "), isAre(len(res.ClusterScoped)), spec.Namespace))
+		g.Warnings = append(g.Warnings, fmt.Sprintf("cluster-scoped resources (%s) in a Role in namespace %q grant nothing (use --cluster-wide)",
+			strings.Join(res.ClusterScoped, ", "), spec.Namespace))
 	}
 	g.Role = &rbacv1.Role{
 		TypeMeta:   metav1.TypeMeta{APIVersion: rbacv1.SchemeGroupVersion.String(), Kind: "Role"},
@@ -140,13 +140,6 @@ func Render(r *Resolver, spec GrantSpec) (*Grant, error) {
 		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: roleName},
 	}
 	return g, nil
-}
-
-func isAre(n int) string {
-	if n == 1 {
-		return "is"
-	}
-	return "are"
 }
 
 // bindingSuffix names a binding after its (first) subject:
