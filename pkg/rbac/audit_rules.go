@@ -80,14 +80,16 @@ func auditRules(ref ObjectRef, rules []rbacv1.PolicyRule, subjects []Subject, op
 		if slices.Contains(r.NonResourceURLs, "*") {
 			wild = append(wild, "nonResourceURLs")
 		}
-		if len(wild) > 0 {
-			add(SeverityHigh, CheckWildcard, "wildcard in %s: grants everything that exists now and every API added later (%s)",
-				strings.Join(wild, ", "), rs)
-		}
 		for _, v := range r.Verbs {
 			if slices.Contains(mutatingVerbs, v) && !slices.Contains(writes, v) {
 				writes = append(writes, v)
 			}
+		}
+		if len(wild) > 0 {
+			// The wildcard finding covers the specific risks of this rule.
+			add(SeverityHigh, CheckWildcard, "wildcard in %s: grants everything that exists now and every API added later (%s)",
+				strings.Join(wild, ", "), rs)
+			continue
 		}
 		if len(r.NonResourceURLs) > 0 {
 			continue

@@ -161,6 +161,12 @@ func (r *Resolver) Lookup(name, group string) (APIResource, error) {
 		return APIResource{}, fmt.Errorf("API group %q is not served by this cluster (%s), so a rule for %q in it grants nothing; %s",
 			group, groupResource(group, base), name, hint)
 	}
+	if group != "-" {
+		// An exact plural name in an explicit group needs no mapper.
+		if res, ok := r.resources[schema.GroupResource{Group: group, Resource: strings.ToLower(name)}]; ok {
+			return *res, nil
+		}
+	}
 	gvr := schema.GroupVersionResource{Resource: strings.ToLower(base)}
 	if group != "-" {
 		gvr.Group = group
@@ -179,6 +185,11 @@ func (r *Resolver) Lookup(name, group string) (APIResource, error) {
 		} else {
 			return APIResource{}, fmt.Errorf("unknown resource %q: the API server does not serve it (see 'kubectl api-resources')", base)
 		}
+	}
+	if group != "-" && full.Group != group {
+		// The mapper reads an empty group as "any group"; "" here means core.
+		return APIResource{}, fmt.Errorf("API group %q has no resource %q; it is served by %q (use --api-group %q or leave --api-group out)",
+			groupOrCore(group), base, groupOrCore(full.Group), full.Group)
 	}
 	key := schema.GroupResource{Group: full.Group, Resource: full.Resource}
 	if sub != "" {

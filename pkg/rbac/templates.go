@@ -62,7 +62,7 @@ var (
 // builtinTemplates returns fresh copies of the built-in templates. They never
 // grant escalate, bind, impersonate or "*" (a unit test holds them to it).
 func builtinTemplates() []Template {
-	return []Template{
+	ts := []Template{
 		{
 			Name: "readonly",
 			Description: "Read workloads, pods and their logs, services, endpoints, ingresses, configmaps, PVCs " +
@@ -144,6 +144,22 @@ func builtinTemplates() []Template {
 			},
 		},
 	}
+	for i := range ts {
+		ts[i].Rules = cloneRules(ts[i].Rules)
+	}
+	return ts
+}
+
+// cloneRules deep-copies rules: the templates share the package's verb and
+// resource sets, and callers may change what they get.
+func cloneRules(rules []RuleSpec) []RuleSpec {
+	out := make([]RuleSpec, len(rules))
+	for i, r := range rules {
+		out[i] = RuleSpec{Verbs: slices.Clone(r.Verbs), Resources: slices.Clone(r.Resources),
+			APIGroups: slices.Clone(r.APIGroups), ResourceNames: slices.Clone(r.ResourceNames),
+			NonResourceURLs: slices.Clone(r.NonResourceURLs)}
+	}
+	return out
 }
 
 // Templates returns the built-in templates sorted by name.
