@@ -46,9 +46,9 @@ bindings, and report each finding with a severity (high, medium, low):
 Built-in roles and bindings (names starting with "system:" or "kubeadm:", or labelled
 kubernetes.io/bootstrapping=rbac-defaults) are skipped unless --include-system.
 
-Exit codes: 0 no findings; 1 findings, none at or above --fail-on; 2 findings at or
-above --fail-on (default high; "none" never fails); 3 bad input, unreachable or
-forbidden cluster (you need list on roles, clusterroles and bindings).`
+Exit codes: 0 no findings (or --fail-on none); 1 findings, none at or above --fail-on;
+2 findings at or above --fail-on (default high); 3 bad input, unreachable or forbidden
+cluster (you need list on roles, clusterroles and bindings).`
 
 // NewCmdRBACAudit returns `rbac audit`.
 func NewCmdRBACAudit(getter genericclioptions.RESTClientGetter, streams genericiooptions.IOStreams) *cobra.Command {
@@ -130,7 +130,7 @@ func (o *RBACAuditOptions) Run(ctx context.Context) error {
 		worst = max(worst, f.Severity.Rank())
 	}
 	switch {
-	case worst == 0:
+	case worst == 0 || strings.EqualFold(o.FailOn, "none"):
 		return nil
 	case o.failOn != "" && worst >= o.failOn.Rank():
 		return &ExitError{Code: ExitProblems}

@@ -48,7 +48,8 @@ func Apply(ctx context.Context, c rbacclient.RbacV1Interface, g *Grant, opts App
 	var out []Applied
 	step := func(kind, ns, name string, get func() (metav1.Object, error), apply func() (metav1.Object, error)) error {
 		before, err := get()
-		if err != nil && !apierrors.IsNotFound(err) {
+		// Without get permission the apply still decides; only the action is unknown.
+		if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsForbidden(err) {
 			return fmt.Errorf("reading %s %s: %w", kind, name, err)
 		}
 		after, err := apply()
