@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 
@@ -78,9 +79,18 @@ func testRBACTemplates(t *testing.T, e rbacEnv) {
 	if err := json.Unmarshal([]byte(r.stdout), &list); err != nil || list.Kind != "RBACTemplateList" || len(list.Templates) != 6 {
 		t.Fatalf("template list -o json: %v %+v", err, list)
 	}
-	show := e.plugin(t, "template", "show", "readonly")
-	if show.code != 0 || !strings.Contains(show.stdout, "pods/log") || strings.Contains(show.stdout, "secrets") {
-		t.Errorf("template show readonly: exit %d", show.code)
+	show := e.plugin(t, "template", "show", "readonly", "-o", "json")
+	var readonly rbac.Template
+	if err := json.Unmarshal([]byte(show.stdout), &readonly); err != nil || len(readonly.Rules) == 0 {
+		t.Fatalf("template show readonly -o json: %v", err)
+	}
+	for _, r := range readonly.Rules {
+		if slices.Contains(r.Resources, "secrets") || slices.ContainsFunc(r.Verbs, func(v string) bool { return v != "get" && v != "list" && v != "watch" }) {
+			t.Errorf("readonly template rule %+v grants more than reads, or reads secrets", r)
+		}
+	}
+	if r := e.plugin(t, "template", "show", "readonly"); r.code != 0 || !strings.Contains(r.stdout, "pods/log") {
+		t.Errorf("template show readonly: exit %d", r.code)
 	}
 	oneLineError(t, e.plugin(t, "template", "show", "nope"), `unknown template "nope"`)
 
@@ -95,7 +105,9 @@ func testRBACTemplates(t *testing.T, e rbacEnv) {
 			scope = "--cluster-wide"
 		}
 		for _, format := range []string{"yaml", "json"} {
-			res := e.sh(t, "kubectl clusterops rbac grant "+tmpl.Name+" --user tpl-"+format+" "+scope+
+			// A user and a role name of their own for each run, so that each one creates its objects.
+			id := "tpl-" + tmpl.Name + "-" + format
+			res := e.sh(t, "kubectl clusterops rbac grant "+tmpl.Name+" --user "+id+" --role-name "+id+" "+scope+
 				" --dry-run=client -o "+format+" | kubectl apply -f -")
 			if res.code != 0 || strings.Contains(res.stderr, "Warning") || strings.Count(res.stdout, " created") != 2 {
 				t.Errorf("template %s -o %s | kubectl apply: exit %d, want 2 objects created and no warnings", tmpl.Name, format, res.code)
@@ -115,7 +127,7 @@ func testRBACTemplates(t *testing.T, e rbacEnv) {
 		{[]string{"delete", "deployments.apps"}, "no"},
 	} {
 		args := append([]string{"auth", "can-i"}, c.args...)
-		r := e.kubectl(t, append(args, "--as", "tpl-yaml", "-n", "rbac-tpl")...)
+		r := e.kubectl(t, append(args, "--as", "tpl-readonly-yaml", "-n", "rbac-tpl")...)
 		if strings.TrimSpace(r.stdout) != c.want {
 			t.Errorf("readonly via kubectl apply: can-i %v = %q, want %s", c.args, r.stdout, c.want)
 		}
@@ -217,19 +229,19 @@ func testRBACAudit(t *testing.T, e rbacEnv) {
 		got[f.Check+" "+f.Object.String()] = f.Severity
 	}
 	for key, sev := range map[string]rbac.Severity{
-		"readonly-name-grants-writes Role/rbac-a/readonly":          rbac.SeverityHigh,
-		"unserved-api-group Role/rbac-a/readonly":                   rbac.SeverityLow,
-		"missing-role RoleBinding/rbac-a/dangling-u4":               rbac.SeverityMedium,
-		"wildcard ClusterRole/e2e-batch-all":                        rbac.SeverityHigh,
-		"secrets-read Role/rbac-a/secret-reader":                    rbac.SeverityMedium,
-		"pods-exec-attach Role/rbac-tpl/clusterops-namespace-admin": rbac.SeverityHigh,
+		"readonly-name-grants-writes Role/rbac-a/readonly":        rbac.SeverityHigh,
+		"unserved-api-group Role/rbac-a/readonly":                 rbac.SeverityLow,
+		"missing-role RoleBinding/rbac-a/dangling-u4":             rbac.SeverityMedium,
+		"wildcard ClusterRole/e2e-batch-all":                      rbac.SeverityHigh,
+		"secrets-read Role/rbac-a/secret-reader":                  rbac.SeverityMedium,
+		"pods-exec-attach Role/rbac-tpl/tpl-namespace-admin-yaml": rbac.SeverityHigh,
 	} {
 		if got[key] != sev {
 			t.Errorf("audit finding %q: severity %q, want %q", key, got[key], sev)
 		}
 	}
 	for key := range got {
-		if strings.Contains(key, "clusterops-readonly") || strings.Contains(key, "clusterops-developer") || strings.Contains(key, "system:") {
+		if strings.Contains(key, "readonly-yaml") || strings.Contains(key, "developer-yaml") || strings.Contains(key, "clusterops-readonly") || strings.Contains(key, "system:") {
 			t.Errorf("unexpected finding %q (templates readonly/developer and system roles must be clean)", key)
 		}
 	}
