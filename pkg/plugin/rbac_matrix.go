@@ -83,11 +83,11 @@ Exit codes: 0 the matrix was printed; 3 bad input, unreachable or forbidden clus
   kubectl clusterops rbac matrix --serviceaccount monitoring:prometheus -o json`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := o.Complete(cmd, getter); err != nil {
-				return err
-			}
 			if err := o.Validate(); err != nil {
 				return usageError(cmd.CommandPath(), err)
+			}
+			if err := o.Complete(cmd, getter); err != nil {
+				return err
 			}
 			return o.Run(cmd.Context())
 		},
