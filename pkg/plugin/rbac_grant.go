@@ -173,22 +173,23 @@ func (o *RBACGrantOptions) Validate() error {
 
 // Complete builds the clients and settles the scope.
 func (o *RBACGrantOptions) Complete(getter genericclioptions.RESTClientGetter) error {
-	conn, err := newRBACConn(getter, false, 0)
+	// The scope first: it needs the kubeconfig only, not the cluster.
+	_, explicit, err := getter.ToRawKubeConfigLoader().Namespace()
 	if err != nil {
-		return err
+		return friendlyError(err, "")
 	}
-	o.conn = conn
-	if o.ClusterWide && conn.namespaceExplicit {
+	if o.ClusterWide && explicit {
 		return usageError("kubectl clusterops rbac grant", errors.New("give either -n NAMESPACE or --cluster-wide, not both"))
 	}
-	if !o.ClusterWide && !conn.namespaceExplicit {
+	if !o.ClusterWide && !explicit {
 		hint := "give -n NAMESPACE for a Role and RoleBinding, or --cluster-wide for a ClusterRole and ClusterRoleBinding"
 		if t, err := rbac.LookupTemplate(o.Template); err == nil && t.Scope == rbac.ScopeCluster {
 			hint = fmt.Sprintf("%q is a cluster-wide template: add --cluster-wide (or -n NAMESPACE to grant it in one namespace)", t.Name)
 		}
 		return usageError("kubectl clusterops rbac grant", errors.New("missing scope: "+hint))
 	}
-	return nil
+	o.conn, err = newRBACConn(getter, false, 0)
+	return err
 }
 
 // Run renders the grant and applies or prints it.
