@@ -71,6 +71,7 @@ func NewCmdRoot(streams genericiooptions.IOStreams) *cobra.Command {
 		NewCmdVersion(configFlags, streams),
 		NewCmdCompletion(streams),
 		NewCmdCerts(configFlags, streams),
+		NewCmdRBAC(configFlags, streams),
 	)
 	return cmd
 }

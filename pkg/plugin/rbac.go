@@ -1,0 +1,204 @@
+package plugin
+
+import (
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/spf13/cobra"
+	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+
+	"github.com/clusterops/kubectl-clusterops/pkg/rbac"
+)
+
+const rbacLong = `Roles and bindings from templates, an access matrix, who-can, explain and a
+risky-permission audit, in one place.
+
+  template list|show   the built-in role templates and their rules
+  grant                render a template (or custom rules) into a Role/ClusterRole plus binding
+                       and apply it with server-side apply (or print it with --dry-run=client)
+  matrix               what a subject may do: resources x verbs, asked of the API server
+  who-can              which subjects may do VERB on RESOURCE, and through which binding and role
+  explain              every permission of a subject, with the binding and rule that grants it
+  audit                risky permissions and broken bindings, with a severity`
+
+// NewCmdRBAC returns the `rbac` command group.
+func NewCmdRBAC(getter genericclioptions.RESTClientGetter, streams genericiooptions.IOStreams) *cobra.Command {
+	cmd := newGroupCommand("rbac", "Roles from templates, access matrix, who-can, explain and audit", rbacLong)
+	tmpl := newGroupCommand("template", "List and show the built-in role templates",
+		"List the built-in role templates, or show one with its rules.")
+	tmpl.AddCommand(newCmdRBACTemplateList(streams), newCmdRBACTemplateShow(streams))
+	cmd.AddCommand(tmpl,
+		NewCmdRBACGrant(getter, streams),
+		NewCmdRBACMatrix(getter, streams),
+		NewCmdRBACWhoCan(getter, streams),
+		NewCmdRBACExplain(getter, streams),
+		NewCmdRBACAudit(getter, streams),
+	)
+	return cmd
+}
+
+// templateListResult is printed with kind "RBACTemplateList".
+type templateListResult struct {
+	Templates []rbac.Template `json:"templates"`
+}
+
+func newCmdRBACTemplateList(streams genericiooptions.IOStreams) *cobra.Command {
+	output := newOutputFlags()
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List the built-in role templates",
+		Long: `List the built-in role templates with their scope and a description.
+None of them grants escalate, bind, impersonate or a "*" wildcard.`,
+		Example: `  kubectl clusterops rbac template list
+  kubectl clusterops rbac template list -o json`,
+		Args: usageArgs(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if _, err := output.toPrinter(); err != nil {
+				return err
+			}
+			res := templateListResult{Templates: rbac.Templates()}
+			return output.print(streams.Out, "RBACTemplateList", res, func(w io.Writer) error {
+				fmt.Fprintln(w, "NAME\tSCOPE\tDESCRIPTION")
+				for _, t := range res.Templates {
+					fmt.Fprintf(w, "%s\t%s\t%s\n", t.Name, t.Scope, t.Description)
+				}
+				return nil
+			})
+		},
+	}
+	output.addFlags(cmd)
+	return cmd
+}
+
+func newCmdRBACTemplateShow(streams genericiooptions.IOStreams) *cobra.Command {
+	output := newOutputFlags()
+	cmd := &cobra.Command{
+		Use:   "show NAME",
+		Short: "Show a built-in role template and its rules",
+		Long: `Show one template: its description, default scope and rules. Resources are
+listed by name; 'rbac grant' finds their API groups through discovery.`,
+		Example: `  kubectl clusterops rbac template show readonly
+  kubectl clusterops rbac template show developer -o yaml`,
+		Args: usageArgs(cobra.ExactArgs(1)),
+		ValidArgsFunction: func(*cobra.Command, []string, string) ([]cobra.Completion, cobra.ShellCompDirective) {
+			return rbac.TemplateNames(), cobra.ShellCompDirectiveNoFileComp
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if _, err := output.toPrinter(); err != nil {
+				return err
+			}
+			t, err := rbac.LookupTemplate(args[0])
+			if err != nil {
+				return usageError(cmd.CommandPath(), err)
+			}
+			return output.print(streams.Out, "RBACTemplate", t, func(w io.Writer) error {
+				fmt.Fprintf(w, "Name:\t%s\nScope:\t%s\nDescription:\t%s\n\n", t.Name, t.Scope, t.Description)
+				fmt.Fprintln(w, "VERBS\tRESOURCES\tRESOURCE NAMES")
+				for _, r := range t.Rules {
+					fmt.Fprintf(w, "%s\t%s\t%s\n", strings.Join(r.Verbs, ","), strings.Join(r.Resources, ","),
+						dashIfEmpty(strings.Join(r.ResourceNames, ",")))
+				}
+				return nil
+			})
+		},
+	}
+	output.addFlags(cmd)
+	return cmd
+}
+
+func dashIfEmpty(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// rbacConn is what the rbac commands need from the kubeconfig.
+type rbacConn struct {
+	config    *rest.Config
+	client    kubernetes.Interface
+	discovery discovery.DiscoveryInterface
+	server    string
+	// namespace from -n or the context, and whether -n was given.
+	namespace         string
+	namespaceExplicit bool
+}
+
+// newRBACConn builds clients from the kubeconfig and global flags. With
+// dropImpersonation the --as/--as-group flags are not applied to requests
+// (the command uses them as the subject to ask about instead). qps raises
+// client-go's default client-side rate limit for commands that make many
+// small requests.
+func newRBACConn(getter genericclioptions.RESTClientGetter, dropImpersonation bool, qps float32) (*rbacConn, error) {
+	cfg, err := getter.ToRESTConfig()
+	if err != nil {
+		return nil, friendlyError(err, "")
+	}
+	cfg = rest.CopyConfig(cfg)
+	if dropImpersonation {
+		cfg.Impersonate = rest.ImpersonationConfig{}
+	}
+	if qps > 0 {
+		cfg.QPS, cfg.Burst = qps, int(qps)
+	}
+	c := &rbacConn{config: cfg, server: cfg.Host}
+	if c.client, err = kubernetes.NewForConfig(cfg); err != nil {
+		return nil, friendlyError(err, c.server)
+	}
+	if c.discovery, err = discovery.NewDiscoveryClientForConfig(cfg); err != nil {
+		return nil, friendlyError(err, c.server)
+	}
+	c.namespace, c.namespaceExplicit, err = getter.ToRawKubeConfigLoader().Namespace()
+	if err != nil {
+		return nil, friendlyError(err, c.server)
+	}
+	return c, nil
+}
+
+// impersonationFlags returns the values of the global --as and --as-group.
+func impersonationFlags(cmd *cobra.Command) (user string, groups []string) {
+	if f := cmd.Flags().Lookup("as"); f != nil {
+		user = f.Value.String()
+	}
+	if f := cmd.Flags().Lookup("as-group"); f != nil {
+		if sv, ok := f.Value.(interface{ GetSlice() []string }); ok {
+			groups = sv.GetSlice()
+		}
+	}
+	return user, groups
+}
+
+// ruleSummary renders a policy rule compactly: "get,list pods.apps [names]".
+func ruleSummary(r rbacv1.PolicyRule) string {
+	if len(r.NonResourceURLs) > 0 {
+		return strings.Join(r.Verbs, ",") + " " + strings.Join(r.NonResourceURLs, ",")
+	}
+	var res []string
+	for _, g := range r.APIGroups {
+		for _, name := range r.Resources {
+			res = append(res, groupedName(g, name))
+		}
+	}
+	s := strings.Join(r.Verbs, ",") + " " + strings.Join(res, ",")
+	if len(r.ResourceNames) > 0 {
+		s += " [" + strings.Join(r.ResourceNames, ",") + "]"
+	}
+	return s
+}
+
+func groupedName(group, resource string) string {
+	if group == "" {
+		return resource
+	}
+	base, sub, ok := strings.Cut(resource, "/")
+	if ok {
+		return base + "." + group + "/" + sub
+	}
+	return resource + "." + group
+}

@@ -1,0 +1,196 @@
+package rbac
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+
+	authzv1 "k8s.io/api/authorization/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	authzclient "k8s.io/client-go/kubernetes/typed/authorization/v1"
+)
+
+// DefaultVerbs are the matrix columns unless told otherwise.
+var DefaultVerbs = []string{"get", "list", "watch", "create", "update", "patch", "delete"}
+
+// Matrix cell values.
+const (
+	CellAllowed     = "yes"
+	CellDenied      = "no"
+	CellUnsupported = "n/a" // the resource does not serve this verb; not asked
+)
+
+// Reviewer asks the API server's authorizer one question.
+type Reviewer interface {
+	Allowed(ctx context.Context, req Request) (bool, error)
+}
+
+// SelfReviewer asks about the caller with SelfSubjectAccessReviews.
+type SelfReviewer struct {
+	Client authzclient.SelfSubjectAccessReviewsGetter
+}
+
+// Allowed implements Reviewer.
+func (r SelfReviewer) Allowed(ctx context.Context, req Request) (bool, error) {
+	out, err := r.Client.SelfSubjectAccessReviews().Create(ctx, &authzv1.SelfSubjectAccessReview{
+		Spec: authzv1.SelfSubjectAccessReviewSpec{ResourceAttributes: resourceAttributes(req),
+			NonResourceAttributes: nonResourceAttributes(req)},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		return false, err
+	}
+	return out.Status.Allowed, nil
+}
+
+// SubjectReviewer asks about another identity with SubjectAccessReviews
+// (the caller needs create on subjectaccessreviews).
+type SubjectReviewer struct {
+	Client authzclient.SubjectAccessReviewsGetter
+	User   string
+	Groups []string
+}
+
+// Allowed implements Reviewer.
+func (r SubjectReviewer) Allowed(ctx context.Context, req Request) (bool, error) {
+	out, err := r.Client.SubjectAccessReviews().Create(ctx, &authzv1.SubjectAccessReview{
+		Spec: authzv1.SubjectAccessReviewSpec{User: r.User, Groups: r.Groups,
+			ResourceAttributes: resourceAttributes(req), NonResourceAttributes: nonResourceAttributes(req)},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		return false, err
+	}
+	return out.Status.Allowed, nil
+}
+
+func resourceAttributes(req Request) *authzv1.ResourceAttributes {
+	if req.NonResourceURL != "" {
+		return nil
+	}
+	return &authzv1.ResourceAttributes{Namespace: req.Namespace, Verb: req.Verb, Group: req.Group,
+		Resource: req.Resource, Subresource: req.Subresource, Name: req.Name}
+}
+
+func nonResourceAttributes(req Request) *authzv1.NonResourceAttributes {
+	if req.NonResourceURL == "" {
+		return nil
+	}
+	return &authzv1.NonResourceAttributes{Path: req.NonResourceURL, Verb: req.Verb}
+}
+
+// MatrixOptions tunes Matrix.
+type MatrixOptions struct {
+	Verbs []string
+	// Namespace to ask about; "" is cluster scope (all namespaces).
+	Namespace string
+	// Parallel bounds the requests in flight (default 16).
+	Parallel int
+}
+
+// MatrixRow is one resource and its cell per verb.
+type MatrixRow struct {
+	Resource   string            `json:"resource"`
+	Group      string            `json:"group"`
+	Namespaced bool              `json:"namespaced"`
+	Access     map[string]string `json:"access"` // verb -> yes, no or n/a
+}
+
+// MatrixResult is the access matrix of one subject.
+type MatrixResult struct {
+	Subject   *Subject    `json:"subject,omitempty"` // nil: the current user
+	User      string      `json:"user,omitempty"`
+	Groups    []string    `json:"groups,omitempty"`
+	Namespace string      `json:"namespace,omitempty"`
+	Verbs     []string    `json:"verbs"`
+	Rows      []MatrixRow `json:"rows"`
+	// Reviews is the number of access reviews asked.
+	Reviews int `json:"reviews"`
+}
+
+// Matrix asks rev about every resource x verb (verbs a resource does not
+// serve are "n/a" and not asked), with at most opts.Parallel requests in
+// flight. The first failed review stops it and is returned.
+func Matrix(ctx context.Context, rev Reviewer, resources []APIResource, opts MatrixOptions) (MatrixResult, error) {
+	verbs := opts.Verbs
+	if len(verbs) == 0 {
+		verbs = DefaultVerbs
+	}
+	parallel := opts.Parallel
+	if parallel <= 0 {
+		parallel = 16
+	}
+	res := MatrixResult{Namespace: opts.Namespace, Verbs: verbs, Rows: make([]MatrixRow, len(resources))}
+	type job struct {
+		row  int
+		verb string
+		req  Request
+	}
+	var jobs []job
+	for i, r := range resources {
+		res.Rows[i] = MatrixRow{Resource: r.Resource, Group: r.Group, Namespaced: r.Namespaced, Access: map[string]string{}}
+		base, sub, _ := strings.Cut(r.Resource, "/")
+		for _, v := range verbs {
+			if len(r.Verbs) > 0 && !slices.Contains(r.Verbs, v) {
+				res.Rows[i].Access[v] = CellUnsupported
+				continue
+			}
+			req := Request{Verb: v, Group: r.Group, Resource: base, Subresource: sub}
+			if r.Namespaced {
+				req.Namespace = opts.Namespace
+			}
+			jobs = append(jobs, job{row: i, verb: v, req: req})
+		}
+	}
+	res.Reviews = len(jobs)
+	answers := make([]bool, len(jobs))
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		wg       sync.WaitGroup
+		once     sync.Once
+		firstErr error
+	)
+	next := make(chan int)
+	for w := 0; w < min(parallel, len(jobs)); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				ok, err := rev.Allowed(ctx, jobs[i].req)
+				if err != nil {
+					once.Do(func() {
+						firstErr = fmt.Errorf("access review for %s %s: %w", jobs[i].verb, groupResource(jobs[i].req.Group, resources[jobs[i].row].Resource), err)
+						cancel()
+					})
+					continue
+				}
+				answers[i] = ok
+			}
+		}()
+	}
+feed:
+	for i := range jobs {
+		select {
+		case next <- i:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(next)
+	wg.Wait()
+	if firstErr != nil {
+		return res, firstErr
+	}
+	if err := ctx.Err(); err != nil {
+		return res, err
+	}
+	for i, j := range jobs {
+		cell := CellDenied
+		if answers[i] {
+			cell = CellAllowed
+		}
+		res.Rows[j.row].Access[j.verb] = cell
+	}
+	return res, nil
+}
