@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -94,4 +95,13 @@ func runEnv(t *testing.T, extraEnv []string, name string, args ...string) result
 	cli := harness.CLI{Dirs: []string{env.pluginDir, env.binDir}, Env: []string{"KUBECONFIG="}}
 	r := cli.Run(t, extraEnv, name, args...)
 	return result{stdout: r.Stdout, stderr: r.Stderr, code: r.Code}
+}
+
+// oneLineError asserts the contract for bad input: exit 3 and one line on stderr containing want.
+func oneLineError(t *testing.T, r result, want string) {
+	t.Helper()
+	msg := strings.TrimSpace(r.stderr)
+	if r.code != 3 || !strings.Contains(msg, want) || strings.Contains(msg, "\n") {
+		t.Errorf("want exit 3 and one line containing %q, got exit %d: %q", want, r.code, msg)
+	}
 }

@@ -36,14 +36,6 @@ func (e rbacEnv) sh(t *testing.T, script string) result {
 	return runEnv(t, []string{"KUBECONFIG=" + e.cp.AdminKubeconfig}, "bash", "-o", "pipefail", "-c", script)
 }
 
-func oneLineError(t *testing.T, r result, want string) {
-	t.Helper()
-	msg := strings.TrimSpace(r.stderr)
-	if r.code != 3 || !strings.Contains(msg, want) || strings.Contains(msg, "\n") {
-		t.Errorf("want exit 3 and one line containing %q, got exit %d: %q", want, r.code, msg)
-	}
-}
-
 func TestRBAC(t *testing.T) {
 	e := rbacEnv{cp: harness.StartT(t, harness.Options{Name: "rbac", NoMirrorPods: true})}
 
