@@ -72,6 +72,7 @@ func NewCmdRoot(streams genericiooptions.IOStreams) *cobra.Command {
 		NewCmdCompletion(streams),
 		NewCmdCerts(configFlags, streams),
 		NewCmdRBAC(configFlags, streams),
+		NewCmdUser(configFlags, streams),
 	)
 	return cmd
 }

@@ -96,14 +96,16 @@ func Apply(ctx context.Context, c rbacclient.RbacV1Interface, g *Grant, opts App
 		return out, err
 	}
 	r, rb := g.Role, g.RoleBinding
-	err = step("Role", r.Namespace, r.Name,
-		func() (metav1.Object, error) {
-			return nilIfErr(c.Roles(r.Namespace).Get(ctx, r.Name, metav1.GetOptions{}))
-		},
-		func() (metav1.Object, error) {
-			return nilIfErr(c.Roles(r.Namespace).Apply(ctx, rbacac.Role(r.Name, r.Namespace).WithLabels(r.Labels).
-				WithRules(rulesAC(r.Rules)...), ao))
-		})
+	if r != nil { // nil: the binding points at an existing ClusterRole
+		err = step("Role", r.Namespace, r.Name,
+			func() (metav1.Object, error) {
+				return nilIfErr(c.Roles(r.Namespace).Get(ctx, r.Name, metav1.GetOptions{}))
+			},
+			func() (metav1.Object, error) {
+				return nilIfErr(c.Roles(r.Namespace).Apply(ctx, rbacac.Role(r.Name, r.Namespace).WithLabels(r.Labels).
+					WithRules(rulesAC(r.Rules)...), ao))
+			})
+	}
 	if err == nil {
 		err = step("RoleBinding", rb.Namespace, rb.Name,
 			func() (metav1.Object, error) {

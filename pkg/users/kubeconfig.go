@@ -1,0 +1,257 @@
+package users
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+	"sigs.k8s.io/yaml"
+
+	"github.com/clusterops/kubectl-clusterops/pkg/certs"
+)
+
+// Credentials are what a kubeconfig needs for the new user.
+type Credentials struct {
+	ClusterName   string // the cluster entry the context points at
+	Server        string
+	CAData        []byte // the cluster's CA bundle (PEM)
+	TLSServerName string
+	UserName      string // the user entry name
+	ContextName   string
+	Namespace     string
+	CertPEM       []byte
+	KeyPEM        []byte
+}
+
+func (c Credentials) authInfo() *clientcmdapi.AuthInfo {
+	return &clientcmdapi.AuthInfo{ClientCertificateData: c.CertPEM, ClientKeyData: c.KeyPEM}
+}
+
+func (c Credentials) context() *clientcmdapi.Context {
+	return &clientcmdapi.Context{Cluster: c.ClusterName, AuthInfo: c.UserName, Namespace: c.Namespace}
+}
+
+// Standalone is a kubeconfig to hand to the person: the cluster's server and CA, the embedded
+// cert and key, and one context with the namespace, current.
+func Standalone(c Credentials) *clientcmdapi.Config {
+	cfg := clientcmdapi.NewConfig()
+	cfg.Clusters[c.ClusterName] = &clientcmdapi.Cluster{Server: c.Server, CertificateAuthorityData: c.CAData, TLSServerName: c.TLSServerName}
+	cfg.AuthInfos[c.UserName] = c.authInfo()
+	cfg.Contexts[c.ContextName] = c.context()
+	cfg.CurrentContext = c.ContextName
+	return cfg
+}
+
+// CheckOutputFile refuses an existing file unless overwrite, and a folder that cannot take it.
+func CheckOutputFile(path string, overwrite bool) error {
+	if path == "" {
+		return fmt.Errorf("missing output file: give --output-kubeconfig FILE, or --merge")
+	}
+	if st, err := os.Stat(path); err == nil {
+		if st.IsDir() {
+			return fmt.Errorf("--output-kubeconfig %s is a directory: give a file name", path)
+		}
+		if !overwrite {
+			return fmt.Errorf("%s already exists: give another --output-kubeconfig, or --overwrite to replace it", path)
+		}
+	}
+	return checkWritableDir(filepath.Dir(path))
+}
+
+func checkWritableDir(dir string) error {
+	f, err := os.CreateTemp(dir, ".clusterops-probe-")
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("the folder %s does not exist: create it or choose another path", dir)
+		}
+		return fmt.Errorf("cannot write in %s (%v): choose a writable path", dir, errors.Unwrap(err))
+	}
+	f.Close()
+	return os.Remove(f.Name())
+}
+
+// WriteStandalone writes the standalone kubeconfig atomically, mode 0600 (it holds a private key).
+func WriteStandalone(path string, cfg *clientcmdapi.Config, overwrite bool) error {
+	if err := CheckOutputFile(path, overwrite); err != nil {
+		return err
+	}
+	data, err := clientcmd.Write(*cfg)
+	if err != nil {
+		return err
+	}
+	return certs.WriteFileAtomic(path, data, 0o600)
+}
+
+// CheckMerge refuses a merge that would replace an existing user or context entry (unless
+// overwrite) or a kubeconfig that cannot be parsed or written.
+func CheckMerge(path string, c Credentials, overwrite bool) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("cannot read the kubeconfig %s for --merge: %v", path, errors.Unwrap(err))
+	}
+	cfg, err := clientcmd.Load(data)
+	if err != nil {
+		return fmt.Errorf("%s is not a valid kubeconfig (%v): fix it or use --output-kubeconfig", path, err)
+	}
+	if !overwrite {
+		if _, ok := cfg.AuthInfos[c.UserName]; ok {
+			return fmt.Errorf("the kubeconfig %s already has a user %q: give --overwrite to replace it, or another name", path, c.UserName)
+		}
+		if _, ok := cfg.Contexts[c.ContextName]; ok {
+			return fmt.Errorf("the kubeconfig %s already has a context %q: give --overwrite to replace it, or --context-name", path, c.ContextName)
+		}
+	}
+	if _, ok := cfg.Clusters[c.ClusterName]; !ok {
+		return fmt.Errorf("the kubeconfig %s has no cluster %q to point the new context at: give --cluster", path, c.ClusterName)
+	}
+	return checkWritableDir(filepath.Dir(path))
+}
+
+// Merge adds (or, with overwrite, replaces) the user and context entries in the kubeconfig at path.
+// It edits the file as data, so every other cluster, user, context, extension and field it does not
+// know stays as it was; the new entries are serialized by clientcmd. The write is atomic (a reader
+// or a crash sees the old file or the new one) and serialized against other clusterops writers.
+func Merge(path string, c Credentials, overwrite bool) error {
+	return editKubeconfig(path, func(doc map[string]any) error {
+		if err := CheckMerge(path, c, overwrite); err != nil {
+			return err
+		}
+		entries := clientcmdapi.NewConfig()
+		entries.AuthInfos[c.UserName] = c.authInfo()
+		entries.Contexts[c.ContextName] = c.context()
+		generic, err := toGeneric(entries)
+		if err != nil {
+			return err
+		}
+		setNamed(doc, "users", c.UserName, first(generic["users"]))
+		setNamed(doc, "contexts", c.ContextName, first(generic["contexts"]))
+		return nil
+	})
+}
+
+// RemoveUser removes the user entry userName and every context that uses it from the kubeconfig,
+// but only when the entry's client cert names userName (so it is the one `user create --merge`
+// wrote), and returns what it removed. A removed current-context is cleared.
+func RemoveUser(path, userName string, dryRun bool) ([]string, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("cannot read the kubeconfig %s: %v", path, errors.Unwrap(err))
+	}
+	cfg, err := clientcmd.Load(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s is not a valid kubeconfig: %v", path, err)
+	}
+	ai, ok := cfg.AuthInfos[userName]
+	if !ok {
+		return nil, nil
+	}
+	if cs, err := certs.ParseCertsPEM(ai.ClientCertificateData); err != nil || len(cs) == 0 || cs[0].Subject.CommonName != userName {
+		return nil, nil // not a cert entry for this user: not ours to remove
+	}
+	var contexts []string
+	for name, c := range cfg.Contexts {
+		if c.AuthInfo == userName {
+			contexts = append(contexts, name)
+		}
+	}
+	var removed []string
+	err = editKubeconfig(path, func(doc map[string]any) error {
+		if removeNamed(doc, "users", userName) {
+			removed = append(removed, "kubeconfig user "+userName)
+		}
+		for _, name := range contexts {
+			if removeNamed(doc, "contexts", name) {
+				removed = append(removed, "kubeconfig context "+name)
+				if doc["current-context"] == name {
+					doc["current-context"] = ""
+				}
+			}
+		}
+		if dryRun || len(removed) == 0 {
+			return errNoChange
+		}
+		return nil
+	})
+	if errors.Is(err, errNoChange) {
+		err = nil
+	}
+	return removed, err
+}
+
+var errNoChange = errors.New("no change")
+
+// editKubeconfig locks, reads, edits and atomically rewrites a kubeconfig, keeping its mode.
+func editKubeconfig(path string, edit func(doc map[string]any) error) error {
+	unlock, err := lockFor(path)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("cannot read the kubeconfig %s: %v", path, errors.Unwrap(err))
+	}
+	st, err := os.Stat(path)
+	if err != nil {
+		return err
+	}
+	doc := map[string]any{}
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return fmt.Errorf("%s is not valid YAML (%v): fix it first", path, err)
+	}
+	if err := edit(doc); err != nil {
+		return err
+	}
+	out, err := yaml.Marshal(doc)
+	if err != nil {
+		return err
+	}
+	if _, err := clientcmd.Load(out); err != nil { // never write a file clientcmd cannot read
+		return fmt.Errorf("internal error: the edited kubeconfig does not parse (%v); %s was not changed", err, path)
+	}
+	return certs.WriteFileAtomic(path, out, st.Mode().Perm())
+}
+
+func toGeneric(cfg *clientcmdapi.Config) (map[string]any, error) {
+	data, err := clientcmd.Write(*cfg)
+	if err != nil {
+		return nil, err
+	}
+	doc := map[string]any{}
+	return doc, yaml.Unmarshal(data, &doc)
+}
+
+func first(v any) any {
+	if l, ok := v.([]any); ok && len(l) > 0 {
+		return l[0]
+	}
+	return nil
+}
+
+// setNamed replaces the entry called name in doc[list] or appends it.
+func setNamed(doc map[string]any, list, name string, entry any) {
+	items, _ := doc[list].([]any)
+	for i, it := range items {
+		if m, ok := it.(map[string]any); ok && m["name"] == name {
+			items[i] = entry
+			doc[list] = items
+			return
+		}
+	}
+	doc[list] = append(items, entry)
+}
+
+func removeNamed(doc map[string]any, list, name string) bool {
+	items, _ := doc[list].([]any)
+	for i, it := range items {
+		if m, ok := it.(map[string]any); ok && m["name"] == name {
+			doc[list] = append(items[:i:i], items[i+1:]...)
+			return true
+		}
+	}
+	return false
+}
