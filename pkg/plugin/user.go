@@ -33,9 +33,9 @@ can really do. List the users the cluster knows, and remove their access.`)
 // UserCreateOptions holds the flags of `user create`.
 type UserCreateOptions struct {
 	Name, Role, ClusterRole, ContextName, Output, KeyType, CACert, CAKey, Root string
-	Groups                                                                      []string
-	NoBinding, Merge, Overwrite, Approve, LocalCA, AllowPrivileged              bool
-	Expiration, Timeout                                                         time.Duration
+	Groups                                                                     []string
+	NoBinding, Merge, Overwrite, Approve, LocalCA, AllowPrivileged             bool
+	Expiration, Timeout                                                        time.Duration
 
 	opts   users.CreateOptions
 	client kubernetes.Interface

@@ -63,11 +63,13 @@ func CheckOutputFile(path string, overwrite bool) error {
 }
 
 func checkWritableDir(dir string) error {
+	if st, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("the folder %s does not exist: create it or choose another path", dir)
+	} else if err == nil && !st.IsDir() {
+		return fmt.Errorf("%s is not a folder: choose another path", dir)
+	}
 	f, err := os.CreateTemp(dir, ".clusterops-probe-")
 	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("the folder %s does not exist: create it or choose another path", dir)
-		}
 		return fmt.Errorf("cannot write in %s (%v): choose a writable path", dir, errors.Unwrap(err))
 	}
 	f.Close()

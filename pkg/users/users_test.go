@@ -1,0 +1,138 @@
+package users
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/client-go/tools/clientcmd"
+)
+
+func TestValidateIdentity(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		groups []string
+		allow  bool
+		want   string
+	}{
+		{"jane", nil, false, ""},
+		{"jane", []string{"devs", "ops"}, false, ""},
+		{"", nil, false, "missing user name"},
+		{" jane", nil, false, "spaces"},
+		{"jane", []string{"system:masters"}, false, "system:masters"},
+		{"jane", []string{"System:Nodes"}, false, "privileged system group"},
+		{"system:node:x", nil, false, "reserved system:"},
+		{"jane", []string{""}, false, "empty --group"},
+		{"jane", []string{"system:masters"}, true, ""},
+	} {
+		err := ValidateIdentity(c.name, c.groups, c.allow)
+		if (c.want == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), c.want)) {
+			t.Errorf("ValidateIdentity(%q, %v, %v) = %v, want %q", c.name, c.groups, c.allow, err, c.want)
+		}
+	}
+}
+
+func TestCSRNameIsAValidUniqueSubdomain(t *testing.T) {
+	now := time.Date(2026, 11, 27, 0, 0, 0, 0, time.UTC)
+	seen := map[string]string{}
+	for _, n := range []string{"jane", "Jane", "jane doe", "jane/doe", "ä", strings.Repeat("x", 400), "-.-", "jane@corp.example"} {
+		name := CSRName(n, now)
+		if errs := validation.IsDNS1123Subdomain(name); len(errs) > 0 {
+			t.Errorf("CSRName(%q) = %q: %v", n, name, errs)
+		}
+		if other, dup := seen[name]; dup {
+			t.Errorf("CSRName(%q) clashes with CSRName(%q): %s", n, other, name)
+		}
+		seen[name] = n
+		if errs := validation.IsValidLabelValue(UserLabel(n)); len(errs) > 0 {
+			t.Errorf("UserLabel(%q) = %q: %v", n, UserLabel(n), errs)
+		}
+	}
+	if CSRName("jane", now) == CSRName("jane", now.Add(time.Second)) {
+		t.Errorf("the same user onboarded twice gets the same CSR name")
+	}
+}
+
+const kubeconfigWithExtras = `apiVersion: v1
+kind: Config
+clusters:
+- cluster:
+    server: https://127.0.0.1:6443
+  name: prod
+contexts:
+- context:
+    cluster: prod
+    user: admin
+  name: prod
+current-context: prod
+users:
+- name: admin
+  user:
+    token: secret-token
+preferences: {}
+extensions:
+- name: corp.example/owner
+  extension:
+    team: platform
+x-unknown: keep-me
+`
+
+func TestMergeKeepsEverythingElse(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "config")
+	if err := os.WriteFile(path, []byte(kubeconfigWithExtras), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	c := Credentials{ClusterName: "prod", UserName: "jane", ContextName: "jane@prod", Namespace: "dev",
+		CertPEM: []byte("cert"), KeyPEM: []byte("key")}
+	if err := Merge(path, c, false); err != nil {
+		t.Fatal(err)
+	}
+	data, _ := os.ReadFile(path)
+	for _, want := range []string{"x-unknown: keep-me", "corp.example/owner", "token: secret-token", "current-context: prod"} {
+		if !strings.Contains(string(data), want) {
+			t.Errorf("lost %q:\n%s", want, data)
+		}
+	}
+	if st, _ := os.Stat(path); st.Mode().Perm() != 0o640 {
+		t.Errorf("mode changed to %v", st.Mode().Perm())
+	}
+	cfg, err := clientcmd.Load(data)
+	if err != nil || cfg.Contexts["jane@prod"].Namespace != "dev" || string(cfg.AuthInfos["jane"].ClientKeyData) != "key" {
+		t.Fatalf("merged config: %v %+v", err, cfg)
+	}
+	if err := Merge(path, c, false); err == nil || !strings.Contains(err.Error(), `already has a user "jane"`) {
+		t.Errorf("second merge without overwrite: %v", err)
+	}
+	if err := Merge(path, Credentials{ClusterName: "nope", UserName: "x", ContextName: "x"}, false); err == nil || !strings.Contains(err.Error(), "no cluster") {
+		t.Errorf("merge to an unknown cluster: %v", err)
+	}
+}
+
+func TestCheckOutputFile(t *testing.T) {
+	dir := t.TempDir()
+	taken := filepath.Join(dir, "taken")
+	os.WriteFile(taken, nil, 0o600)
+	for _, c := range []struct {
+		path      string
+		overwrite bool
+		want      string
+	}{
+		{filepath.Join(dir, "new"), false, ""},
+		{taken, false, "already exists"},
+		{taken, true, ""},
+		{dir, true, "is a directory"},
+		{filepath.Join(dir, "missing", "x"), false, "does not exist"},
+		{"", false, "missing output file"},
+	} {
+		err := CheckOutputFile(c.path, c.overwrite)
+		if (c.want == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), c.want)) {
+			t.Errorf("CheckOutputFile(%q, %v) = %v, want %q", c.path, c.overwrite, err, c.want)
+		}
+	}
+	if left, _ := filepath.Glob(filepath.Join(dir, ".clusterops-probe-*")); len(left) > 0 {
+		t.Errorf("probe files left: %v", left)
+	}
+}
