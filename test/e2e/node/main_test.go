@@ -18,6 +18,7 @@ import (
 var env struct {
 	node *harness.RealNode
 	cli  harness.CLI
+	bin  string // the upstream binaries
 }
 
 const testVersion = "v0.0.0-e2enode"
@@ -52,6 +53,7 @@ func runMain(m *testing.M) int {
 		return 1
 	}
 	fmt.Fprintf(os.Stderr, "node tier: node %s Ready after %s\n", env.node.NodeName, time.Since(start).Round(time.Second))
+	env.bin = bin
 	env.cli = harness.CLI{Dirs: []string{pluginDir, bin}, Env: []string{"KUBECONFIG=" + env.node.AdminKubeconfig}}
 	return m.Run()
 }

@@ -1,0 +1,161 @@
+//go:build e2enode
+
+package node
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/clusterops/kubectl-clusterops/pkg/certs"
+)
+
+type expiry struct {
+	Name              string     `json:"name"`
+	Path              string     `json:"path"`
+	ExpirationDate    *time.Time `json:"expirationDate"`
+	NotAfter          *time.Time `json:"notAfter"`
+	CAName            string     `json:"caName"`
+	Missing           bool       `json:"missing"`
+	ExternallyManaged bool       `json:"externallyManaged"`
+	Status            string     `json:"status"`
+}
+
+type expiryReport struct {
+	Certificates []expiry `json:"certificates"`
+	CAs          []expiry `json:"certificateAuthorities"`
+}
+
+func kubeadmExpiration(t *testing.T) expiryReport {
+	t.Helper()
+	out, err := exec.Command(filepath.Join(env.bin, "kubeadm"), "certs", "check-expiration", "-o", "json",
+		"--kubeconfig", env.node.AdminKubeconfig).Output()
+	if err != nil {
+		t.Fatalf("kubeadm certs check-expiration: %v\n%s", err, out)
+	}
+	var r expiryReport
+	if err := json.Unmarshal(out, &r); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func ourCheck(t *testing.T) expiryReport {
+	t.Helper()
+	r := env.cli.Run(t, nil, "kubectl", "clusterops", "certs", "check", "--root", "/", "--source", "node", "-o", "json")
+	var rep expiryReport
+	if r.Code > 1 || json.Unmarshal([]byte(r.Stdout), &rep) != nil {
+		t.Fatalf("certs check on /: exit %d\n%s%s", r.Code, r.Stdout, r.Stderr)
+	}
+	return rep
+}
+
+// certs check on the real node agrees with the real kubeadm, and also reports the kubelet's certs.
+func TestCertsCheckOnTheRealNode(t *testing.T) {
+	kubeadm, ours := kubeadmExpiration(t), ourCheck(t)
+	byName := map[string]expiry{}
+	for _, c := range append(ours.Certificates, ours.CAs...) {
+		byName[c.Name] = c
+	}
+	for _, k := range append(kubeadm.Certificates, kubeadm.CAs...) {
+		o, ok := byName[k.Name]
+		switch {
+		case !ok:
+			t.Errorf("%s: kubeadm lists it, certs check does not", k.Name)
+		case k.ExpirationDate == nil || o.NotAfter == nil || !k.ExpirationDate.Equal(*o.NotAfter):
+			t.Errorf("%s: expiry kubeadm %v, ours %v", k.Name, k.ExpirationDate, o.NotAfter)
+		case k.CAName != o.CAName || k.Missing != o.Missing || k.ExternallyManaged != o.ExternallyManaged:
+			t.Errorf("%s: kubeadm %+v, ours %+v", k.Name, k, o)
+		}
+	}
+	for _, name := range []string{"kubelet-client", "kubelet-serving"} {
+		if c, ok := byName[name]; !ok || c.NotAfter == nil || c.Missing {
+			t.Errorf("%s (the kubelet's own cert under /var/lib/kubelet/pki) is not reported: %+v", name, c)
+		}
+	}
+}
+
+// certs renew all --restart-static-pods on the real node: the kubelet restarts each static pod, the
+// API server then serves the renewed cert, and admin.conf still works.
+func TestCertsRenewAllRestartsStaticPods(t *testing.T) {
+	ctx := context.Background()
+	before := map[string]string{}
+	for _, c := range components {
+		pod, err := env.node.MirrorPod(ctx, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		before[c] = string(pod.UID)
+	}
+	time.Sleep(1100 * time.Millisecond) // renewed certs start at a later second than the old ones
+	r := env.cli.Run(t, nil, "kubectl", "clusterops", "certs", "renew", "all", "--root", "/", "--restart-static-pods",
+		"--node-name", env.node.NodeName, "--restart-timeout", "4m", "-o", "json")
+	if r.Code != 0 {
+		t.Fatalf("certs renew all: exit %d\n%s", r.Code, r.Stderr)
+	}
+	var out struct {
+		Restarted []certs.RestartedPod `json:"restarted"`
+	}
+	if err := json.Unmarshal([]byte(r.Stdout), &out); err != nil {
+		t.Fatalf("renew -o json: %v\n%s", err, r.Stdout)
+	}
+	for _, rp := range out.Restarted {
+		t.Logf("%s: confirmed=%v uid %s -> %s, config.hash %s -> %s %s", rp.Component, rp.Confirmed, rp.OldUID, rp.NewUID, rp.OldHash, rp.NewHash, rp.Note)
+		if !rp.Confirmed {
+			t.Errorf("%s: the restart was not confirmed by a new mirror pod: %s", rp.Component, rp.Note)
+		}
+	}
+	for _, c := range components {
+		pod, err := env.node.MirrorPod(ctx, c)
+		if err != nil {
+			t.Fatalf("%s after the renewal: %v", c, err)
+		}
+		if string(pod.UID) == before[c] {
+			t.Errorf("%s: the mirror pod was not recreated by the kubelet", c)
+		}
+	}
+	// The API server serves the renewed cert.
+	apiserver := readCertFile(t, "/etc/kubernetes/pki/apiserver.crt")
+	conn, err := tls.Dial("tcp", "127.0.0.1:6443", &tls.Config{InsecureSkipVerify: true}) // only reading the served cert
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := conn.ConnectionState().PeerCertificates[0]
+	conn.Close()
+	if !served.NotAfter.Equal(apiserver.NotAfter) || served.SerialNumber.Cmp(apiserver.SerialNumber) != 0 {
+		t.Errorf("the API server serves serial %v (NotAfter %v), the renewed file has %v (%v)", served.SerialNumber, served.NotAfter, apiserver.SerialNumber, apiserver.NotAfter)
+	}
+	// admin.conf, renewed too, still works; kubeadm sees the new dates.
+	if r := env.cli.Run(t, nil, "kubectl", "--kubeconfig", "/etc/kubernetes/admin.conf", "get", "nodes"); r.Code != 0 {
+		t.Errorf("the renewed admin.conf: %s", r.Stderr)
+	}
+	for _, k := range kubeadmExpiration(t).Certificates {
+		if k.Name == "apiserver" && !k.ExpirationDate.Equal(apiserver.NotAfter) {
+			t.Errorf("kubeadm sees apiserver expiring %v, want the renewed %v", k.ExpirationDate, apiserver.NotAfter)
+		}
+	}
+	if _, err := env.node.Client.CoreV1().Nodes().Get(ctx, env.node.NodeName, metav1.GetOptions{}); err != nil {
+		t.Errorf("the node's API after the renewal: %v", err)
+	}
+}
+
+func readCertFile(t *testing.T, path string) *x509.Certificate {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs, err := certs.ParseCertsPEM(data)
+	if err != nil || len(cs) == 0 {
+		t.Fatalf("%s: %v", path, err)
+	}
+	return cs[0]
+}
