@@ -198,6 +198,12 @@ func listMembers(ctx context.Context, c backup.Conn) (*backup.Members, error) {
 	defer cancel()
 	ms, err := backup.ListMembers(lctx, cli, c.Endpoints, c.DialTimeout)
 	if err != nil {
+		// The client only says "deadline exceeded": find the real cause with a direct handshake.
+		for _, ep := range c.Endpoints {
+			if perr := c.Probe(ctx, ep); perr != nil {
+				return nil, etcdError(perr, []string{ep})
+			}
+		}
 		return nil, etcdError(err, c.Endpoints)
 	}
 	return ms, nil

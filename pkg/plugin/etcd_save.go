@@ -178,7 +178,12 @@ func (o *SnapshotSaveOptions) Run(ctx context.Context, getter genericclioptions.
 		if errors.Is(err, backup.ErrIntegrity) {
 			return err
 		}
-		return etcdError(fmt.Errorf("snapshot from member %s not saved, nothing written at %s: %w", m.Name, target, err), []string{m.Endpoint})
+		cause := etcdError(err, []string{m.Endpoint}).Error()
+		if strings.Contains(err.Error(), "stream broke") {
+			cause = "member " + m.Name + " died or became unreachable mid-stream (" + oneLine(err.Error()) + ")"
+		}
+		return &ExitError{Code: ExitCannotRun, Err: &friendly{
+			msg: fmt.Sprintf("snapshot not saved, nothing written at %s: %s", target, cause), err: err}}
 	}
 	res := snapshotSaved{Path: target, Sidecar: backup.SidecarPath(target), Metadata: *meta}
 	if o.Dir != "" {
