@@ -272,8 +272,10 @@ func readRevision(path string) (rev int64, storage string, err error) {
 	}
 	defer db.Close()
 	err = db.View(func(tx *bolt.Tx) error {
-		if v := schema.ReadStorageVersionFromSnapshot(tx); v != nil {
-			storage = v.String()
+		if tx.Bucket(schema.Meta.Name()) != nil {
+			if v := schema.ReadStorageVersionFromSnapshot(tx); v != nil {
+				storage = v.String()
+			}
 		}
 		b := tx.Bucket(schema.Key.Name())
 		if b == nil {
