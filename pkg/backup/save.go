@@ -1,7 +1,6 @@
 package backup
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -9,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sync"
 	"syscall"
 	"time"
 
@@ -107,33 +107,12 @@ func Save(ctx context.Context, src SnapshotSource, opts SaveOptions) (meta *Meta
 	defer resp.Snapshot.Close()
 
 	hw := newHashingWriter()
-	bw := bufio.NewWriterSize(f, 1<<20)
-	out := io.MultiWriter(bw, hw)
-	buf := make([]byte, 256<<10)
-	var written int64
-	for {
-		n, rerr := resp.Snapshot.Read(buf)
-		if n > 0 {
-			if _, werr := out.Write(buf[:n]); werr != nil {
-				return nil, writeError(part, werr)
-			}
-			written += int64(n)
-			if opts.Progress != nil {
-				opts.Progress(written)
-			}
-			if opts.MaxRate > 0 {
-				throttle(ctx, opts.Clock, start, written, opts.MaxRate)
-			}
-		}
-		if rerr == io.EOF {
-			break
-		}
-		if rerr != nil {
-			return nil, fmt.Errorf("the snapshot stream broke after %d bytes: %w", written, rerr)
-		}
+	written, werr, rerr := pipeline(ctx, cancel, resp.Snapshot, f, hw, opts, start)
+	if werr != nil {
+		return nil, writeError(part, werr)
 	}
-	if err := bw.Flush(); err != nil {
-		return nil, writeError(part, err)
+	if rerr != nil {
+		return nil, fmt.Errorf("the snapshot stream broke after %d bytes: %w", written, rerr)
 	}
 	d, err := hw.digests()
 	if err != nil {
@@ -288,4 +267,73 @@ func readRevision(path string) (rev int64, storage string, err error) {
 		return nil
 	})
 	return rev, storage, err
+}
+
+// Streaming buffers: chunkSize bytes each, at most pipelineDepth in flight (a few MiB in all,
+// whatever the snapshot size).
+const (
+	chunkSize     = 512 << 10
+	pipelineDepth = 6
+)
+
+// pipeline copies the stream to the file and the hasher in three concurrent stages (read,
+// write, hash) over a fixed set of buffers, so that hashing never holds up the stream. It
+// returns the bytes read, the first write error and the first read error.
+func pipeline(ctx context.Context, cancel context.CancelFunc, r io.Reader, f *os.File, hw *hashingWriter,
+	opts SaveOptions, start time.Time) (written int64, werr, rerr error) {
+	free := make(chan []byte, pipelineDepth)
+	for i := 0; i < pipelineDepth; i++ {
+		free <- make([]byte, chunkSize)
+	}
+	toWrite := make(chan []byte, pipelineDepth)
+	toHash := make(chan []byte, pipelineDepth)
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		defer close(toHash)
+		for b := range toWrite {
+			if werr == nil {
+				if _, err := f.Write(b); err != nil {
+					werr = err
+					cancel() // stops the stream; the reader sees the cancellation
+				}
+			}
+			toHash <- b
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		for b := range toHash {
+			hw.Write(b)
+			free <- b[:cap(b)]
+		}
+	}()
+	for {
+		buf := <-free
+		n, err := io.ReadFull(r, buf)
+		if n > 0 {
+			written += int64(n)
+			toWrite <- buf[:n]
+			if opts.Progress != nil {
+				opts.Progress(written)
+			}
+			if opts.MaxRate > 0 {
+				throttle(ctx, opts.Clock, start, written, opts.MaxRate)
+			}
+		}
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			break
+		}
+		if err != nil {
+			rerr = err
+			break
+		}
+	}
+	close(toWrite)
+	wg.Wait()
+	if werr != nil {
+		rerr = nil
+	}
+	return written, werr, rerr
 }
