@@ -221,6 +221,24 @@ func TestEtcdThreeMembers(t *testing.T) {
 		t.Errorf("last line %q should say the snapshot was not saved and name %s", last, victim.Name)
 	}
 	mustNotExist(t, killed, killed+".part", killed+".json")
+
+	// With one member down: members says so (exit 2), and save uses a healthy one.
+	eps := strings.Join(cp.EtcdEndpoints(), ",")
+	down := run(t, "kubectl", "clusterops", "etcd", "members", "--root", cp.Root, "--endpoints", eps, "-o", "json")
+	dm := decode[membersJSON](t, down)
+	for _, m := range dm.Members {
+		if m.Healthy == (m.Name == victim.Name) {
+			t.Errorf("member %s healthy=%v after %s was killed", m.Name, m.Healthy, victim.Name)
+		}
+	}
+	if down.code != 2 || dm.Healthy {
+		t.Errorf("members with one down: exit %d healthy %v, want 2 and false", down.code, dm.Healthy)
+	}
+	again := filepath.Join(dir, "again.db")
+	if r := run(t, "kubectl", "clusterops", "etcd", "snapshot", "save", again, "--root", cp.Root, "--endpoints", eps); r.code != 0 ||
+		strings.Contains(r.stderr, "member "+victim.Name+" ") {
+		t.Errorf("save with one member down: exit %d\n%s", r.code, r.stderr)
+	}
 }
 
 // 100 random truncations and bit flips of a real snapshot: status, verify and restore all
