@@ -73,6 +73,7 @@ func NewCmdRoot(streams genericiooptions.IOStreams) *cobra.Command {
 		NewCmdCerts(configFlags, streams),
 		NewCmdRBAC(configFlags, streams),
 		NewCmdUser(configFlags, streams),
+		NewCmdEtcd(configFlags, streams),
 	)
 	return cmd
 }
