@@ -44,6 +44,7 @@ func printPlanTable(w io.Writer, p *upgrade.Plan) error {
 		avail = append(avail, a.Kind+" "+a.Version)
 	}
 	ew.printf("Available:\t%s (%s)\n", dash(strings.Join(avail, ", ")), p.Releases)
+	ew.section()
 	ew.printf("\nCOMPONENT\tVERSION\tCOUNT\tNODES\tSOURCE\n")
 	for _, c := range p.Components {
 		ew.printf("%s\t%s\t%d\t%s\t%s\n", c.Component, c.Version, c.Count, shortList(c.Nodes), c.Source)
@@ -52,6 +53,7 @@ func printPlanTable(w io.Writer, p *upgrade.Plan) error {
 		if len(fs) == 0 {
 			return
 		}
+		ew.section()
 		ew.printf("\n%s\nRULE\tCOMPONENT\tVERSION\tNODES\tMESSAGE\n", title)
 		for _, f := range fs {
 			ew.printf("%s\t%s\t%s\t%s\t%s\n", f.Rule, f.Component, dash(f.Version), shortList(f.Nodes), f.Message)
@@ -60,6 +62,7 @@ func printPlanTable(w io.Writer, p *upgrade.Plan) error {
 	findings("SKEW POLICY VIOLATIONS (before any hop)", p.Violations)
 	findings("WARNINGS", p.Warnings)
 	if len(p.Hops) > 0 {
+		ew.section()
 		ew.printf("\nUPGRADE PATH\n")
 	}
 	for i, h := range p.Hops {
@@ -75,6 +78,7 @@ func printPlanTable(w io.Writer, p *upgrade.Plan) error {
 		}
 	}
 	if len(p.RemovedAPIs) > 0 {
+		ew.section()
 		ew.printf("\nREMOVED APIS IN USE\nSOURCE\tAPI VERSION\tRESOURCE\tOBJECT\tREMOVED IN\tHOP\tUSE INSTEAD\n")
 		for _, a := range p.RemovedAPIs {
 			obj := a.Object
@@ -89,6 +93,7 @@ func printPlanTable(w io.Writer, p *upgrade.Plan) error {
 		}
 	}
 	if len(p.DrainBlockers) > 0 {
+		ew.section()
 		ew.printf("\nDRAIN BLOCKERS\nNODE\tPDB (0 DISRUPTIONS ALLOWED)\tBARE PODS\tEMPTYDIR PODS\tDAEMONSETS STAYING\n")
 		for _, d := range p.DrainBlockers {
 			var pdbs []string
@@ -99,12 +104,14 @@ func printPlanTable(w io.Writer, p *upgrade.Plan) error {
 		}
 	}
 	if len(p.DaemonSets) > 0 {
+		ew.section()
 		ew.printf("\nDAEMONSETS (stay on their nodes during drains)\nDAEMONSET\tNODES\n")
 		for _, d := range p.DaemonSets {
 			ew.printf("%s\t%d\n", d.DaemonSet, d.Nodes)
 		}
 	}
 	if len(p.MissingFacts) > 0 {
+		ew.section()
 		ew.printf("\nFACTS THAT COULD NOT BE READ (planned from the rest)\n")
 		for _, m := range p.MissingFacts {
 			ew.printf("  - %s: %s\n", m.Fact, m.Reason)
@@ -180,6 +187,13 @@ func printPlanMarkdown(w io.Writer, p *upgrade.Plan) error {
 type errWriter struct {
 	w   io.Writer
 	err error
+}
+
+// section flushes a tab writer, so that each section aligns its own columns.
+func (e *errWriter) section() {
+	if f, ok := e.w.(interface{ Flush() error }); ok && e.err == nil {
+		e.err = f.Flush()
+	}
 }
 
 func (e *errWriter) printf(format string, a ...any) {
