@@ -3,6 +3,7 @@ package upgrade
 import (
 	"context"
 	"fmt"
+	"sort"
 	"strings"
 	"sync"
 
@@ -178,14 +179,97 @@ func gatherNodes(ctx context.Context, src Sources, f *Facts) error {
 // controlPlaneComponents are kubeadm's static pods, by their "component" label.
 var controlPlaneComponents = map[string]bool{"kube-apiserver": true, "kube-controller-manager": true, "kube-scheduler": true, "etcd": true}
 
+// gatherPods lists every pod, namespace by namespace on 4 workers (each namespace paginated), so
+// the apiserver serves several pages at once; if namespaces cannot be listed it falls back to
+// one paginated cluster-wide list.
 func gatherPods(ctx context.Context, src Sources, f *Facts) error {
+	var namespaces []string
 	opts := metav1.ListOptions{Limit: src.PageSize}
-	cps := map[string]*ControlPlaneNode{}
-	var order []string
 	for {
-		list, err := src.Client.CoreV1().Pods(metav1.NamespaceAll).List(ctx, opts)
+		list, err := src.Client.CoreV1().Namespaces().List(ctx, opts)
 		if err != nil {
-			return err
+			namespaces = []string{metav1.NamespaceAll}
+			break
+		}
+		for _, ns := range list.Items {
+			namespaces = append(namespaces, ns.Name)
+		}
+		if list.Continue == "" {
+			break
+		}
+		opts.Continue = list.Continue
+	}
+	var (
+		mu    sync.Mutex
+		wg    sync.WaitGroup
+		first error
+		next  = make(chan string)
+		cps   = map[string]*ControlPlaneNode{}
+	)
+	for range min(4, len(namespaces)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for ns := range next {
+				pods, found, err := listPods(ctx, src, ns)
+				mu.Lock()
+				if err != nil && first == nil {
+					first = err
+				}
+				f.Pods = append(f.Pods, pods...)
+				for _, c := range found {
+					cp, ok := cps[c.Node]
+					if !ok {
+						cp = &ControlPlaneNode{Node: c.Node}
+						cps[c.Node] = cp
+					}
+					mergeControlPlane(cp, c)
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	for _, ns := range namespaces {
+		next <- ns
+	}
+	close(next)
+	wg.Wait()
+	if first != nil {
+		return first
+	}
+	nodes := make([]string, 0, len(cps))
+	for n := range cps {
+		nodes = append(nodes, n)
+	}
+	sort.Strings(nodes)
+	for _, n := range nodes {
+		f.ControlPlane = append(f.ControlPlane, *cps[n])
+	}
+	return nil
+}
+
+func mergeControlPlane(dst *ControlPlaneNode, src ControlPlaneNode) {
+	for _, p := range []struct {
+		d *string
+		s string
+	}{{&dst.APIServer, src.APIServer}, {&dst.ControllerManager, src.ControllerManager},
+		{&dst.Scheduler, src.Scheduler}, {&dst.Etcd, src.Etcd}} {
+		if p.s != "" {
+			*p.d = p.s
+		}
+	}
+}
+
+// listPods lists one namespace ("" for all), paginated, and returns the pod facts and the
+// control-plane versions its kubeadm mirror pods show (one entry per mirror pod).
+func listPods(ctx context.Context, src Sources, namespace string) ([]PodFacts, []ControlPlaneNode, error) {
+	var out []PodFacts
+	var cps []ControlPlaneNode
+	opts := metav1.ListOptions{Limit: src.PageSize}
+	for {
+		list, err := src.Client.CoreV1().Pods(namespace).List(ctx, opts)
+		if err != nil {
+			return out, cps, err
 		}
 		for i := range list.Items {
 			p := &list.Items[i]
@@ -200,16 +284,10 @@ func gatherPods(ctx context.Context, src Sources, f *Facts) error {
 					pf.EmptyDir = true
 				}
 			}
-			f.Pods = append(f.Pods, pf)
+			out = append(out, pf)
 			comp := p.Labels["component"]
 			if !mirror || p.Namespace != metav1.NamespaceSystem || !controlPlaneComponents[comp] || p.Spec.NodeName == "" {
 				continue
-			}
-			cp, ok := cps[p.Spec.NodeName]
-			if !ok {
-				cp = &ControlPlaneNode{Node: p.Spec.NodeName}
-				cps[p.Spec.NodeName] = cp
-				order = append(order, p.Spec.NodeName)
 			}
 			tag := ""
 			for _, c := range p.Spec.Containers {
@@ -217,6 +295,7 @@ func gatherPods(ctx context.Context, src Sources, f *Facts) error {
 					tag = imageTag(c.Image)
 				}
 			}
+			cp := ControlPlaneNode{Node: p.Spec.NodeName}
 			switch comp {
 			case "kube-apiserver":
 				cp.APIServer = tag
@@ -227,16 +306,13 @@ func gatherPods(ctx context.Context, src Sources, f *Facts) error {
 			case "etcd":
 				cp.Etcd = tag
 			}
+			cps = append(cps, cp)
 		}
 		if list.Continue == "" {
-			break
+			return out, cps, nil
 		}
 		opts.Continue = list.Continue
 	}
-	for _, n := range order {
-		f.ControlPlane = append(f.ControlPlane, *cps[n])
-	}
-	return nil
 }
 
 func gatherPDBs(ctx context.Context, src Sources, f *Facts) error {
