@@ -101,6 +101,7 @@ func run(nNodes, nPods, runs, workers int) error {
 		args []string
 	}{
 		{"kubectl clusterops upgrade plan -o json", []string{plugin, "upgrade", "plan", "--releases", releases, "-o", "json", "--kubeconfig", cp.AdminKubeconfig}},
+		{"kubectl clusterops upgrade plan -o json --chunk-size 1000", []string{plugin, "upgrade", "plan", "--releases", releases, "-o", "json", "--chunk-size", "1000", "--kubeconfig", cp.AdminKubeconfig}},
 		{"kubectl clusterops upgrade plan (table)", []string{plugin, "upgrade", "plan", "--releases", releases, "--kubeconfig", cp.AdminKubeconfig}},
 		{"kubeadm upgrade plan v1.37.2", []string{filepath.Join(cp.BinDir, "kubeadm"), "upgrade", "plan", "v1.37.2", "--rootfs", cp.Root,
 			"--kubeconfig", "/etc/kubernetes/admin.conf", "--ignore-preflight-errors=CreateJob,ControlPlaneNodesReady"}},
@@ -112,7 +113,7 @@ func run(nNodes, nPods, runs, workers int) error {
 			if err != nil {
 				return fmt.Errorf("%s: %w", c.name, err)
 			}
-			fmt.Printf("%-42s %6d %10s %10s %10s %9.1f MiB %6d\n", c.name, i, res.wall.Round(time.Millisecond), res.user.Round(time.Millisecond),
+			fmt.Printf("%-58s %6d %10s %10s %10s %9.1f MiB %6d\n", c.name, i, res.wall.Round(time.Millisecond), res.user.Round(time.Millisecond),
 				res.sys.Round(time.Millisecond), float64(res.maxRSSKiB)/1024, res.exit)
 			if i == runs {
 				fmt.Printf("    output: %d bytes; last lines:\n%s\n", len(res.stdout), tail(res.stdout, 6))
