@@ -41,12 +41,15 @@ func main() {
 	pods := flag.Int("pods", 20000, "pods to create")
 	runs := flag.Int("runs", 3, "timed runs of each command")
 	workers := flag.Int("workers", 32, "parallel create requests")
+	flag.DurationVar(&hold, "hold", 0, "keep the cluster up this long after the runs (prints its KUBECONFIG), for profiling")
 	flag.Parse()
 	if err := run(*nodes, *pods, *runs, *workers); err != nil {
 		fmt.Fprintln(os.Stderr, "upgrade-bench:", err)
 		os.Exit(1)
 	}
 }
+
+var hold time.Duration
 
 func run(nNodes, nPods, runs, workers int) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
@@ -118,6 +121,13 @@ func run(nNodes, nPods, runs, workers int) error {
 			if i == runs {
 				fmt.Printf("    output: %d bytes; last lines:\n%s\n", len(res.stdout), tail(res.stdout, 6))
 			}
+		}
+	}
+	if hold > 0 {
+		fmt.Printf("holding the cluster for %s: export KUBECONFIG=%s\n", hold, cp.AdminKubeconfig)
+		select {
+		case <-time.After(hold):
+		case <-ctx.Done():
 		}
 	}
 	return nil

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -37,6 +38,7 @@ type UpgradePlanOptions struct {
 	Online         bool
 	KubectlVersion string
 	ChunkSize      int64
+	Trace          bool
 
 	output   *outputFlags
 	markdown bool
@@ -111,6 +113,8 @@ func NewCmdUpgradePlan(getter genericclioptions.RESTClientGetter, streams generi
 	f.BoolVar(&o.Online, "online", false, "Also read the official stable-1.N markers from https://dl.k8s.io (the only network access besides the cluster).")
 	f.StringVar(&o.KubectlVersion, "kubectl-version", "", "The kubectl client version to check (default: ask the kubectl on PATH).")
 	f.Int64Var(&o.ChunkSize, "chunk-size", o.ChunkSize, "Objects per list request.")
+	f.BoolVar(&o.Trace, "trace", false, "Print how long each fact took to read, to stderr.")
+	_ = f.MarkHidden("trace")
 	o.output.addFlags(cmd)
 	out := f.Lookup("output")
 	out.Usage += " Also: markdown (a runbook checklist)."
@@ -177,6 +181,14 @@ func (o *UpgradePlanOptions) Complete(getter genericclioptions.RESTClientGetter)
 		},
 		Describe: func(err error) string { return friendlyError(err, o.server).Error() },
 	}
+	if o.Trace {
+		var mu sync.Mutex
+		o.sources.Trace = func(task string, took time.Duration) {
+			mu.Lock()
+			defer mu.Unlock()
+			fmt.Fprintf(o.ErrOut, "trace: %-22s %s\n", task, took.Round(time.Millisecond))
+		}
+	}
 	return nil
 }
 
@@ -193,7 +205,11 @@ func (o *UpgradePlanOptions) Run(ctx context.Context) error {
 	} else {
 		kubectl <- o.sources.KubectlVersion
 	}
+	start := time.Now()
 	facts, err := upgrade.Gather(ctx, o.sources)
+	if o.sources.Trace != nil {
+		o.sources.Trace("gather (all)", time.Since(start))
+	}
 	if err != nil {
 		return friendlyError(err, o.server)
 	}
@@ -207,7 +223,13 @@ func (o *UpgradePlanOptions) Run(ctx context.Context) error {
 			return &ExitError{Code: ExitCannotRun, Err: fmt.Errorf("--online: %s", oneLine(err.Error()))}
 		}
 	}
+	start = time.Now()
 	plan, err := upgrade.MakePlan(facts, upgrade.Options{Target: o.To, Releases: o.releases, RefreshHint: hint})
+	if o.sources.Trace != nil {
+		o.sources.Trace("plan", time.Since(start))
+		start = time.Now()
+		defer func() { o.sources.Trace("print", time.Since(start)) }()
+	}
 	var ie *upgrade.InputError
 	if errors.As(err, &ie) {
 		return &ExitError{Code: ExitCannotRun, Err: err}

@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -26,6 +27,8 @@ type Sources struct {
 	KubectlVersion string
 	// PageSize is the limit of each list request (default 500).
 	PageSize int64
+	// Trace, when set, receives how long each gathering task took.
+	Trace func(task string, took time.Duration)
 	// Describe turns an API error into a one-line reason for MissingFact (nil: err.Error()).
 	Describe func(error) string
 }
@@ -53,23 +56,27 @@ func Gather(ctx context.Context, src Sources) (*Facts, error) {
 		defer mu.Unlock()
 		f.Missing = append(f.Missing, MissingFact{Fact: fact, Reason: src.describe(err)})
 	}
-	tasks := []func(){
-		func() {
+	type task struct {
+		name string
+		fn   func()
+	}
+	tasks := []task{
+		{"nodes", func() {
 			if err := gatherNodes(ctx, src, f); err != nil {
 				missing("nodes (kubelet and kube-proxy versions)", err)
 			}
-		},
-		func() {
+		}},
+		{"pods", func() {
 			if err := gatherPods(ctx, src, f); err != nil {
 				missing("pods (control-plane mirror pods, drain blockers)", err)
 			}
-		},
-		func() {
+		}},
+		{"poddisruptionbudgets", func() {
 			if err := gatherPDBs(ctx, src, f); err != nil {
 				missing("poddisruptionbudgets (drain blockers)", err)
 			}
-		},
-		func() {
+		}},
+		{"coredns", func() {
 			d, err := src.Client.AppsV1().Deployments(metav1.NamespaceSystem).Get(ctx, "coredns", metav1.GetOptions{})
 			switch {
 			case err == nil:
@@ -81,8 +88,8 @@ func Gather(ctx context.Context, src Sources) (*Facts, error) {
 			case !apierrors.IsNotFound(err):
 				missing("kube-system/coredns Deployment", err)
 			}
-		},
-		func() {
+		}},
+		{"kubeadm-config", func() {
 			cm, err := src.Client.CoreV1().ConfigMaps(metav1.NamespaceSystem).Get(ctx, "kubeadm-config", metav1.GetOptions{})
 			switch {
 			case err == nil:
@@ -95,31 +102,38 @@ func Gather(ctx context.Context, src Sources) (*Facts, error) {
 			case !apierrors.IsNotFound(err):
 				missing("kube-system/kubeadm-config", err)
 			}
-		},
+		}},
 	}
 	if src.Metrics != nil {
-		tasks = append(tasks, func() {
+		tasks = append(tasks, task{"metrics", func() {
 			body, err := src.Metrics(ctx)
 			if err != nil {
 				missing("apiserver /metrics (apiserver_requested_deprecated_apis)", err)
 				return
 			}
 			f.DeprecatedRequests = ParseDeprecatedMetric(body)
-		})
+		}})
 	}
 	if src.Metadata != nil {
-		tasks = append(tasks, func() {
+		tasks = append(tasks, task{"stored-objects", func() {
 			objs, errs := scanStored(ctx, src)
 			f.StoredObjects = objs
 			for _, e := range errs {
 				missing(e.Fact, fmt.Errorf("%s", e.Reason))
 			}
-		})
+		}})
 	}
 	var wg sync.WaitGroup
 	for _, t := range tasks {
 		wg.Add(1)
-		go func() { defer wg.Done(); t() }()
+		go func() {
+			defer wg.Done()
+			start := time.Now()
+			t.fn()
+			if src.Trace != nil {
+				src.Trace(t.name, time.Since(start))
+			}
+		}()
 	}
 	wg.Wait()
 	if err := ctx.Err(); err != nil {
