@@ -144,13 +144,13 @@ func (o *UpgradePlanOptions) Complete(getter genericclioptions.RESTClientGetter)
 	if o.output.format() == "markdown" {
 		o.markdown = true
 	} else if _, err := o.output.toPrinter(); err != nil {
-		return &ExitError{Code: ExitCannotRun, Err: err}
+		return &ExitError{Code: ExitCannotRun, Err: fmt.Errorf("%s (or markdown, for a runbook checklist)", err)}
 	}
 	o.releases = upgrade.BuiltinReleases()
 	if o.ReleasesFile != "" {
 		data, err := os.ReadFile(o.ReleasesFile)
 		if err != nil {
-			return &ExitError{Code: ExitCannotRun, Err: fmt.Errorf("cannot read --releases: %s", oneLine(err.Error()))}
+			return &ExitError{Code: ExitCannotRun, Err: fmt.Errorf("cannot read --releases: %s; pass a file with one version a line, such as v1.37.2", oneLine(err.Error()))}
 		}
 		if o.releases, err = upgrade.ParseReleases(data, o.ReleasesFile); err != nil {
 			return &ExitError{Code: ExitCannotRun, Err: err}
