@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"text/tabwriter"
 
 	"github.com/clusterops/kubectl-clusterops/pkg/upgrade"
 )
@@ -121,6 +122,7 @@ func printPlanTable(w io.Writer, p *upgrade.Plan) error {
 		ew.printf("\nNote: %s\n", n)
 	}
 	ew.printf("\nStatus: %s (exit %d)\n", p.Status, exitOf[p.Status])
+	ew.flush()
 	return ew.err
 }
 
@@ -181,23 +183,35 @@ func printPlanMarkdown(w io.Writer, p *upgrade.Plan) error {
 	for _, n := range p.Notes {
 		ew.printf("\n> %s\n", n)
 	}
+	ew.flush()
 	return ew.err
 }
 
 type errWriter struct {
 	w   io.Writer
+	tw  *tabwriter.Writer
 	err error
 }
 
-// section flushes a tab writer, so that each section aligns its own columns.
+// section starts a new tab-aligned block: each section aligns its own columns (kubectl's tab
+// writer remembers column widths across flushes, so every section gets its own).
 func (e *errWriter) section() {
-	if f, ok := e.w.(interface{ Flush() error }); ok && e.err == nil {
-		e.err = f.Flush()
+	e.flush()
+	e.tw = tabwriter.NewWriter(e.w, 0, 8, 3, ' ', 0)
+}
+
+func (e *errWriter) flush() {
+	if e.tw != nil && e.err == nil {
+		e.err = e.tw.Flush()
 	}
+	e.tw = nil
 }
 
 func (e *errWriter) printf(format string, a ...any) {
+	if e.tw == nil {
+		e.section()
+	}
 	if e.err == nil {
-		_, e.err = fmt.Fprintf(e.w, format, a...)
+		_, e.err = fmt.Fprintf(e.tw, format, a...)
 	}
 }

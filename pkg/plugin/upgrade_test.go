@@ -67,7 +67,7 @@ func TestUpgradePlanPrinters(t *testing.T) {
 	if err := o.print(&table, "UpgradePlan", p, func(w io.Writer) error { return printPlanTable(w, p) }); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"SKEW POLICY VIOLATIONS", "kubelet-too-old", "Hop 1: v1.37.2 -> v1.38.1", "kubeadm upgrade apply v1.38.1", "a/p", "Status: violated (exit 2)"} {
+	for _, want := range []string{"SKEW POLICY VIOLATIONS", "kubelet-too-old", "Hop 1: v1.37.2 -> v1.38.1", "kubeadm upgrade apply v1.38.1", "a/p", "Status: violated (exit 2)", "\nNODE   PDB (0 DISRUPTIONS ALLOWED)   BARE PODS"} {
 		if !strings.Contains(table.String(), want) {
 			t.Errorf("table lacks %q:\n%s", want, table.String())
 		}
