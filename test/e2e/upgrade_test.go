@@ -283,6 +283,49 @@ func TestUpgradePlan(t *testing.T) {
 		}
 	})
 
+	t.Run("mixed HA apiservers", func(t *testing.T) {
+		// A second control-plane node whose static pods run v1.35.0: its mirror pods are made
+		// from the real kubeadm manifests with the image tag changed.
+		node, err := cp.AddNodeRetry(ctx, harness.NodeSpec{Name: "cp-old", KubeletVersion: "v1.35.0", ControlPlane: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var made []string
+		for _, comp := range []string{"kube-apiserver", "kube-controller-manager", "kube-scheduler"} {
+			data, err := os.ReadFile(cp.ManifestPath(comp))
+			if err != nil {
+				t.Fatal(err)
+			}
+			old := filepath.Join(t.TempDir(), comp+".yaml")
+			if err := os.WriteFile(old, []byte(strings.ReplaceAll(string(data), ":v1.37.2", ":v1.35.0")), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			pod, err := cp.MirrorPod(ctx, node, old)
+			if err != nil {
+				t.Fatal(err)
+			}
+			made = append(made, pod.Name)
+		}
+		r := run(t, "kubectl", "clusterops", "upgrade", "plan", "--releases", releases, "-o", "json", "--kubeconfig", kc)
+		p := planJSON(t, r)
+		var rules []string
+		for _, v := range p.Violations {
+			rules = append(rules, v.Rule)
+		}
+		if r.code != 2 || !slices.Contains(rules, "apiserver-ha-skew") || p.ClusterVersion != "v1.35.0" || len(p.ControlPlane) != 2 {
+			t.Errorf("exit %d, clusterVersion %s, controlPlane %+v, violations %v: want 2, v1.35.0, two nodes, apiserver-ha-skew",
+				r.code, p.ClusterVersion, p.ControlPlane, rules)
+		}
+		for _, name := range made {
+			if err := c.CoreV1().Pods("kube-system").Delete(ctx, name, metav1.DeleteOptions{GracePeriodSeconds: ptr.To[int64](0)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := c.CoreV1().Nodes().Delete(ctx, "cp-old", metav1.DeleteOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	})
+
 	t.Run("not kubeadm", func(t *testing.T) {
 		if err := c.CoreV1().ConfigMaps("kube-system").Delete(ctx, "kubeadm-config", metav1.DeleteOptions{}); err != nil {
 			t.Fatal(err)
