@@ -74,6 +74,7 @@ func NewCmdRoot(streams genericiooptions.IOStreams) *cobra.Command {
 		NewCmdRBAC(configFlags, streams),
 		NewCmdUser(configFlags, streams),
 		NewCmdEtcd(configFlags, streams),
+		NewCmdUpgrade(configFlags, streams),
 	)
 	return cmd
 }

@@ -1,0 +1,100 @@
+package upgrade
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/kubernetes/fake"
+	metadatafake "k8s.io/client-go/metadata/fake"
+	k8stesting "k8s.io/client-go/testing"
+)
+
+func mirrorPod(component, node, image string) *corev1.Pod {
+	return &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: component + "-" + node, Namespace: "kube-system",
+			Labels: map[string]string{"component": component, "tier": "control-plane"}, Annotations: map[string]string{corev1.MirrorPodAnnotationKey: "x"}},
+		Spec: corev1.PodSpec{NodeName: node, Containers: []corev1.Container{{Name: component, Image: image}}},
+	}
+}
+
+// Edge cases of the gatherer a real cluster cannot easily show: a forbidden node list, a
+// non-kubeadm ConfigMap, stored objects in the metadata client, and a metric body.
+func TestGather(t *testing.T) {
+	client := fake.NewClientset(
+		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "kube-system"}},
+		mirrorPod("kube-apiserver", "cp1", "registry.k8s.io/kube-apiserver:v1.37.2"),
+		mirrorPod("etcd", "cp1", "registry.k8s.io/etcd:3.7.0-0"),
+		mirrorPod("kube-apiserver", "cp2", "registry.k8s.io/kube-apiserver:v1.36.4"),
+		&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "kubeadm-config", Namespace: "kube-system"},
+			Data: map[string]string{"ClusterConfiguration": "apiVersion: kubeadm.k8s.io/v1beta4\nkind: ClusterConfiguration\nkubernetesVersion: v1.37.2\nclusterName: prod\netcd:\n  external:\n    endpoints: [https://10.0.0.1:2379]\n"}},
+	)
+	client.PrependReactor("list", "nodes", func(k8stesting.Action) (bool, runtime.Object, error) {
+		return true, nil, apierrors.NewForbidden(schema.GroupResource{Resource: "nodes"}, "", nil)
+	})
+	scheme := metadatafake.NewTestScheme()
+	if err := metav1.AddMetaToScheme(scheme); err != nil {
+		t.Fatal(err)
+	}
+	old := &metav1.PartialObjectMetadata{
+		TypeMeta: metav1.TypeMeta{APIVersion: "networking.k8s.io/v1", Kind: "Ingress"},
+		ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "shop",
+			Annotations:   map[string]string{LastAppliedAnnotation: `{"apiVersion":"networking.k8s.io/v1beta1","kind":"Ingress"}`},
+			ManagedFields: []metav1.ManagedFieldsEntry{{Manager: "helm", APIVersion: "extensions/v1beta1"}, {Manager: "kubectl", APIVersion: "networking.k8s.io/v1"}}},
+	}
+	meta := metadatafake.NewSimpleMetadataClient(scheme, old)
+	body := `apiserver_requested_deprecated_apis{group="resource.k8s.io",removed_release="1.38",resource="deviceclasses",subresource="",version="v1beta1"} 1` + "\n"
+	f, err := Gather(context.Background(), Sources{Client: client, Metadata: meta, PageSize: 1,
+		Metrics: func(context.Context) ([]byte, error) { return []byte(body), nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(f.Missing) != 1 || !strings.Contains(f.Missing[0].Fact, "nodes") {
+		t.Errorf("missing = %+v, want the forbidden nodes", f.Missing)
+	}
+	if len(f.ControlPlane) != 2 || f.ControlPlane[0] != (ControlPlaneNode{Node: "cp1", APIServer: "v1.37.2", Etcd: "3.7.0-0"}) || f.ControlPlane[1].APIServer != "v1.36.4" {
+		t.Errorf("control plane = %+v", f.ControlPlane)
+	}
+	if f.Kubeadm == nil || f.Kubeadm.ClusterName != "prod" || !f.Kubeadm.ExternalEtcd {
+		t.Errorf("kubeadm = %+v", f.Kubeadm)
+	}
+	if len(f.DeprecatedRequests) != 1 || f.DeprecatedRequests[0].RemovedRelease != "1.38" {
+		t.Errorf("metric = %+v", f.DeprecatedRequests)
+	}
+	var got []string
+	for _, o := range f.StoredObjects {
+		got = append(got, o.Source+" "+o.APIVersion+" "+o.Manager)
+	}
+	if strings.Join(got, ";") != "last-applied-annotation networking.k8s.io/v1beta1 ;managedFields extensions/v1beta1 helm" {
+		t.Errorf("stored = %v", got)
+	}
+	// The plan still comes out, with the HA skew of the two apiservers.
+	p, err := MakePlan(f, Options{Releases: BuiltinReleases()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.ClusterVersion != "v1.36.4" || p.Status != StatusWarnings {
+		t.Errorf("plan: cluster %s status %s", p.ClusterVersion, p.Status)
+	}
+}
+
+func TestGatherNotKubeadmAndUnreachable(t *testing.T) {
+	f, err := Gather(context.Background(), Sources{Client: fake.NewClientset()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Kubeadm != nil || len(f.Missing) != 0 {
+		t.Errorf("no kubeadm-config must mean not kubeadm, not a missing fact: %+v %+v", f.Kubeadm, f.Missing)
+	}
+	bad := fake.NewClientset(&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "kubeadm-config", Namespace: "kube-system"},
+		Data: map[string]string{"ClusterConfiguration": "kubernetesVersion: [oops"}})
+	f, err = Gather(context.Background(), Sources{Client: bad})
+	if err != nil || f.Kubeadm != nil || len(f.Missing) != 1 {
+		t.Errorf("a broken ClusterConfiguration: err %v kubeadm %+v missing %+v", err, f.Kubeadm, f.Missing)
+	}
+}

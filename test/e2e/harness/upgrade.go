@@ -1,0 +1,125 @@
+package harness
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// SetAPIServerFlag adds (or replaces) a --flag=value in the kube-apiserver manifest on disk and
+// restarts kube-apiserver from it, as a kubelet would after a manifest edit.
+func (cp *ControlPlane) SetAPIServerFlag(ctx context.Context, flag, value string) error {
+	path := cp.ManifestPath("kube-apiserver")
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	lines := strings.Split(string(data), "\n")
+	prefix := "    - --" + flag + "="
+	out := make([]string, 0, len(lines)+1)
+	done := false
+	for _, l := range lines {
+		if strings.HasPrefix(l, prefix) {
+			continue
+		}
+		out = append(out, l)
+		if strings.TrimSpace(l) == "- kube-apiserver" && !done {
+			out = append(out, prefix+value)
+			done = true
+		}
+	}
+	if !done {
+		return fmt.Errorf("no '- kube-apiserver' command line in %s", path)
+	}
+	if err := os.WriteFile(path, []byte(strings.Join(out, "\n")), 0o600); err != nil {
+		return err
+	}
+	cp.StopAPIServer()
+	if err := cp.StartAPIServer(ctx); err != nil {
+		return err
+	}
+	// kube-controller-manager exits when it loses its leader lease while the apiserver is down;
+	// a kubelet would restart it.
+	if cm := cp.ControllerManager; cm != nil {
+		if exited, _ := cm.Exited(); exited {
+			return cp.StartControllerManager(ctx)
+		}
+	}
+	return nil
+}
+
+// WaitDefaultServiceAccount waits until the service account controller has created the
+// namespace's "default" ServiceAccount, which pod admission requires.
+func (cp *ControlPlane) WaitDefaultServiceAccount(ctx context.Context, namespace string) error {
+	for {
+		if _, err := cp.Client.CoreV1().ServiceAccounts(namespace).Get(ctx, "default", metav1.GetOptions{}); err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("no default ServiceAccount in %s: %w", namespace, ctx.Err())
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// AddRunningPod creates a pod bound to a node (spec.nodeName set, as the scheduler would) and
+// reports it Running and Ready through the status subresource, as its kubelet would.
+func (cp *ControlPlane) AddRunningPod(ctx context.Context, pod *corev1.Pod) (*corev1.Pod, error) {
+	if pod.Spec.NodeName == "" {
+		return nil, fmt.Errorf("pod %s has no spec.nodeName", pod.Name)
+	}
+	created, err := cp.Client.CoreV1().Pods(pod.Namespace).Create(ctx, pod, metav1.CreateOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("creating pod %s/%s: %w", pod.Namespace, pod.Name, err)
+	}
+	now := metav1.Now()
+	created.Status = corev1.PodStatus{
+		Phase: corev1.PodRunning, HostIP: "127.0.0.1", PodIP: "127.0.0.1", StartTime: &now,
+		Conditions: []corev1.PodCondition{
+			{Type: corev1.PodScheduled, Status: corev1.ConditionTrue, LastTransitionTime: now},
+			{Type: corev1.PodInitialized, Status: corev1.ConditionTrue, LastTransitionTime: now},
+			{Type: corev1.ContainersReady, Status: corev1.ConditionTrue, LastTransitionTime: now},
+			{Type: corev1.PodReady, Status: corev1.ConditionTrue, LastTransitionTime: now},
+		},
+	}
+	for _, c := range pod.Spec.Containers {
+		created.Status.ContainerStatuses = append(created.Status.ContainerStatuses, corev1.ContainerStatus{
+			Name: c.Name, Image: c.Image, ImageID: c.Image, Ready: true,
+			State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: now}},
+		})
+	}
+	return cp.Client.CoreV1().Pods(pod.Namespace).UpdateStatus(ctx, created, metav1.UpdateOptions{})
+}
+
+// AddNodeRetry is AddNode, retried when a controller modified the new Node between its creation
+// and its status update (a conflict): the half-made Node is deleted and made again.
+func (cp *ControlPlane) AddNodeRetry(ctx context.Context, spec NodeSpec) (*corev1.Node, error) {
+	var lastErr error
+	for range 5 {
+		n, err := cp.AddNode(ctx, spec)
+		if err == nil || !apierrors.IsConflict(errors.Unwrap(err)) && !strings.Contains(err.Error(), "the object has been modified") {
+			return n, err
+		}
+		lastErr = err
+		_ = cp.Client.CoreV1().Nodes().Delete(ctx, spec.Name, metav1.DeleteOptions{})
+		for {
+			if _, err := cp.Client.CoreV1().Nodes().Get(ctx, spec.Name, metav1.GetOptions{}); apierrors.IsNotFound(err) {
+				break
+			}
+			select {
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+	}
+	return nil, lastErr
+}
