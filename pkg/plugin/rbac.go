@@ -6,7 +6,6 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
-	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/client-go/discovery"
@@ -172,24 +171,6 @@ func impersonationFlags(cmd *cobra.Command) (user string, groups []string) {
 		}
 	}
 	return user, groups
-}
-
-// ruleSummary renders a policy rule compactly: "get,list pods.apps [names]".
-func ruleSummary(r rbacv1.PolicyRule) string {
-	if len(r.NonResourceURLs) > 0 {
-		return strings.Join(r.Verbs, ",") + " " + strings.Join(r.NonResourceURLs, ",")
-	}
-	var res []string
-	for _, g := range r.APIGroups {
-		for _, name := range r.Resources {
-			res = append(res, groupedName(g, name))
-		}
-	}
-	s := strings.Join(r.Verbs, ",") + " " + strings.Join(res, ",")
-	if len(r.ResourceNames) > 0 {
-		s += " [" + strings.Join(r.ResourceNames, ",") + "]"
-	}
-	return s
 }
 
 func groupedName(group, resource string) string {

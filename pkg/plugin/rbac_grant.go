@@ -241,11 +241,12 @@ func (o *RBACGrantOptions) Run(ctx context.Context) error {
 func (o *RBACGrantOptions) print(objs []runtime.Object, actions []string, suffix string) error {
 	format := *o.printFlags.OutputFormat
 	for _, obj := range objs {
-		// The server's answer has no apiVersion/kind, and its managedFields are noise.
+		// The server's answer has no apiVersion/kind, and its managedFields are noise
+		// (unless --show-managed-fields).
 		if gvks, _, err := scheme.Scheme.ObjectKinds(obj); err == nil && len(gvks) > 0 {
 			obj.GetObjectKind().SetGroupVersionKind(gvks[0])
 		}
-		if m, ok := obj.(metav1.Object); ok {
+		if m, ok := obj.(metav1.Object); ok && !o.printFlags.JSONYamlPrintFlags.ShowManagedFields {
 			m.SetManagedFields(nil)
 		}
 	}

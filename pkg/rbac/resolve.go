@@ -44,6 +44,12 @@ var removedGroups = map[string]string{
 		"ingresses and networkpolicies are in networking.k8s.io",
 }
 
+// deprecatedResources are still served but deprecated: a rule for them gets a warning.
+var deprecatedResources = map[schema.GroupResource]string{
+	{Group: "", Resource: "endpoints"}:         "v1 Endpoints is deprecated since Kubernetes 1.33; grant endpointslices (discovery.k8s.io) instead",
+	{Group: "", Resource: "componentstatuses"}: "v1 ComponentStatus is deprecated since Kubernetes 1.19",
+}
+
 // specialVerbs are authorization-only verbs that discovery does not list.
 var specialVerbs = []string{"use", "bind", "escalate", "impersonate", "approve", "sign", "attest", "*"}
 
@@ -256,6 +262,9 @@ func (r *Resolver) Resolve(specs []RuleSpec) (Resolved, error) {
 					var err error
 					if res, err = r.Lookup(name, g); err != nil {
 						return out, err
+					}
+					if msg, ok := deprecatedResources[schema.GroupResource{Group: res.Group, Resource: res.Resource}]; ok {
+						out.Warnings = append(out.Warnings, res.GroupResource()+": "+msg)
 					}
 					if !res.Namespaced && !slices.Contains(out.ClusterScoped, res.GroupResource()) {
 						out.ClusterScoped = append(out.ClusterScoped, res.GroupResource())

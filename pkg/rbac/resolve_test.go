@@ -19,6 +19,7 @@ func fakeResolver(t *testing.T) *Resolver {
 			{Name: "pods/log", Kind: "Pod", Namespaced: true, Verbs: []string{"get"}},
 			{Name: "nodes", Kind: "Node", Verbs: rw},
 			{Name: "events", Kind: "Event", Namespaced: true, Verbs: rw},
+			{Name: "endpoints", Kind: "Endpoints", Namespaced: true, Verbs: rw},
 		}},
 		{GroupVersion: "apps/v1", APIResources: []metav1.APIResource{
 			{Name: "deployments", Kind: "Deployment", Namespaced: true, Verbs: rw, ShortNames: []string{"deploy"}},
@@ -106,5 +107,12 @@ func TestLookupCoreEventsExplicitly(t *testing.T) {
 		if err != nil || got.Group != g {
 			t.Errorf("Lookup(events, %q) = %+v, %v", g, got, err)
 		}
+	}
+}
+
+func TestResolveWarnsAboutDeprecatedResources(t *testing.T) {
+	res, err := fakeResolver(t).Resolve([]RuleSpec{{Verbs: []string{"get"}, Resources: []string{"endpoints"}}})
+	if err != nil || len(res.Warnings) != 1 || !strings.Contains(res.Warnings[0], "deprecated") {
+		t.Errorf("endpoints: %v %v", res.Warnings, err)
 	}
 }

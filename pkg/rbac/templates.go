@@ -55,7 +55,7 @@ var (
 var (
 	workloads = []string{"deployments", "replicasets", "statefulsets", "daemonsets", "jobs", "cronjobs",
 		"pods", "replicationcontrollers", "horizontalpodautoscalers"}
-	networking  = []string{"services", "endpoints", "endpointslices", "ingresses"}
+	networking  = []string{"services", "endpointslices", "ingresses"}
 	configState = []string{"configmaps", "persistentvolumeclaims", "events"}
 )
 
@@ -65,7 +65,7 @@ func builtinTemplates() []Template {
 	ts := []Template{
 		{
 			Name: "readonly",
-			Description: "Read workloads, pods and their logs, services, endpoints, ingresses, configmaps, PVCs " +
+			Description: "Read workloads, pods and their logs, services, endpoint slices, ingresses, configmaps, PVCs " +
 				"and events in a namespace (get/list/watch). No secrets, no exec, no writes.",
 			Scope: ScopeNamespace,
 			Rules: []RuleSpec{

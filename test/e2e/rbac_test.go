@@ -171,6 +171,15 @@ func testRBACGrant(t *testing.T, e rbacEnv) {
 	if r := e.kubectl(t, "auth", "can-i", "delete", "deployments.apps", "--as", "x", "--as-group", "ops", "-n", "rbac-g"); strings.TrimSpace(r.stdout) != "yes" {
 		t.Errorf("custom rule: can-i delete deployments --as-group ops = %q", r.stdout)
 	}
+	// Warnings, not errors: a verb the resource does not serve, a deprecated resource, a
+	// cluster-scoped resource in a namespaced Role.
+	warn := e.plugin(t, "grant", "--role-name", "w", "--verb", "get,watch", "--resource", "pods/log,endpoints,nodes", "--user", "x",
+		"-n", "rbac-g", "--dry-run=client", "-o", "yaml")
+	for _, want := range []string{`pods/log does not support the verb "watch"`, "endpoints: v1 Endpoints is deprecated", "cluster-scoped resources (nodes)"} {
+		if warn.code != 0 || !strings.Contains(warn.stderr, "Warning: "+want) {
+			t.Errorf("grant with warnings: exit %d, want 0 and the warning %q", warn.code, want)
+		}
+	}
 	// --dry-run=server asks the API server but stores nothing.
 	srv := e.plugin(t, "grant", "developer", "--user", "dora", "-n", "rbac-g", "--dry-run=server")
 	if srv.code != 0 || !strings.Contains(srv.stdout, "created (server dry run)") {

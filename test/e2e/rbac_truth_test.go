@@ -5,6 +5,7 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -99,6 +100,32 @@ func testRBACMatrix(t *testing.T, e rbacEnv, fx rbacFixture) {
 				}
 			})
 		}
+	}
+	// The current user (SelfSubjectAccessReviews): kube-controller-manager's own kubeconfig, a
+	// user that is not cluster-admin, against SubjectAccessReviews for that user.
+	kcm := run(t, "kubectl", "clusterops", "rbac", "matrix", "-o", "json", "--kubeconfig",
+		filepath.Join(e.cp.Root, "etc", "kubernetes", "controller-manager.conf"))
+	m := parseMatrix(t, kcm)
+	var yes, no int
+	for _, row := range m.Rows {
+		for _, v := range m.Verbs {
+			if row.Access[v] == rbac.CellUnsupported {
+				continue
+			}
+			truth := sarAllowed(t, e.cp.Client, "system:kube-controller-manager", []string{"system:authenticated"},
+				rbac.Request{Verb: v, Group: row.Group, Resource: row.Resource})
+			if truth {
+				yes++
+			} else {
+				no++
+			}
+			if (row.Access[v] == rbac.CellAllowed) != truth {
+				t.Errorf("current user system:kube-controller-manager: %s %s: matrix %s, authorizer %v", v, row.Resource, row.Access[v], truth)
+			}
+		}
+	}
+	if m.User != "" || yes == 0 || no == 0 {
+		t.Errorf("current-user matrix: user %q (want none: a SelfSubjectAccessReview), %d yes, %d no", m.User, yes, no)
 	}
 	t.Logf("compared %d cells (%d allowed) with SubjectAccessReviews", cells.Load(), allowed.Load())
 	if allowed.Load() < 50 || cells.Load()-allowed.Load() < 50 {
@@ -236,6 +263,24 @@ func testRBACWhoCan(t *testing.T, e rbacEnv, fx rbacFixture) {
 		t.Errorf("who-can list pods -n rbac-a: u1 through the aggregated e2e-team (from e2e-team-pods) is missing: %+v", res.Subjects)
 	}
 	oneLineError(t, e.plugin(t, "who-can", "get", "frobnicators"), `unknown resource "frobnicators"`)
+	// Non-resource URLs: /livez is public (system:public-info-viewer).
+	nr := e.plugin(t, "who-can", "get", "/livez", "-o", "json")
+	var nrRes rbac.WhoCanResult
+	if err := json.Unmarshal([]byte(nr.stdout), &nrRes); err != nil {
+		t.Fatal(err)
+	}
+	var nrListed []rbac.Subject
+	for _, a := range nrRes.Subjects {
+		nrListed = append(nrListed, a.Subject)
+	}
+	for _, g := range []string{"system:unauthenticated", "system:authenticated"} {
+		if !containsSubject(nrListed, rbac.Group(g)) || !sarAllowed(t, e.cp.Client, "", []string{g}, rbac.Request{Verb: "get", NonResourceURL: "/livez"}) {
+			t.Errorf("who-can get /livez: group %s missing, or denied by the authorizer: %v", g, nrListed)
+		}
+	}
+	if containsSubject(nrListed, rbac.User("u0")) || sarAllowed(t, e.cp.Client, "", []string{"g2"}, rbac.Request{Verb: "get", NonResourceURL: "/metrics"}) {
+		t.Errorf("who-can get /livez lists u0, or g2 may get /metrics")
+	}
 }
 
 func groupedResource(group, resource string) string {
