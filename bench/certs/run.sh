@@ -3,7 +3,7 @@
 # kubeadm node root, in one run. The root is laid out by the real kubeadm (init phase certs,
 # kubeconfig) in a temp dir; both tools read the same files; each runs N times, alternating.
 #   bench/certs/run.sh [N]        (default N=200)
-# Prints the mean wall time per run of each tool and the ratio.
+# Prints the mean wall time and CPU time per run of each tool and the ratios.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 n=${1:-200}
@@ -51,3 +51,8 @@ echo "runs per tool:                         $n (alternating, same root)"
 echo "kubeadm certs check-expiration:        ${k_ms} ms per run"
 echo "kubectl-clusterops certs check:        ${o_ms} ms per run"
 echo "ratio (kubeadm time / clusterops time): ${ratio}x"
+# CPU time (user+sys) of the same N runs: less sensitive to other load on the machine.
+cpu() { /usr/bin/time -f "%U %S" bash -c 'for ((i = 0; i < '"$n"'; i++)); do "$@" >/dev/null; done' _ "$@" 2>&1 | tail -n 1 | awk '{ printf "%.2f", ($1 + $2) * 1000 / '"$n"' }'; }
+k_cpu=$(cpu "${kubeadm_cmd[@]}")
+o_cpu=$(cpu "${ours_cmd[@]}")
+echo "CPU per run: kubeadm ${k_cpu} ms, clusterops ${o_cpu} ms, ratio $(awk -v k="$k_cpu" -v o="$o_cpu" 'BEGIN { printf "%.2f", k / o }')x"
