@@ -148,3 +148,22 @@ func TestCheckNodeMinimal(t *testing.T) {
 		t.Errorf("no layout: %v", err)
 	}
 }
+
+// A restart killed while a manifest was parked: the next run puts it back.
+func TestParkedManifestIsRestored(t *testing.T) {
+	l := minimalLayout(t)
+	os.MkdirAll(l.ManifestsDir(), 0o755)
+	os.MkdirAll(parkDir(l), 0o700)
+	os.WriteFile(filepath.Join(parkDir(l), "etcd.yaml"), []byte("kind: Pod\n"), 0o600)
+	os.WriteFile(filepath.Join(parkDir(l), "kube-apiserver.yaml"), []byte("old\n"), 0o600)
+	os.WriteFile(filepath.Join(l.ManifestsDir(), "kube-apiserver.yaml"), []byte("current\n"), 0o600)
+	if err := RecoverInterrupted(l); err != nil {
+		t.Fatal(err)
+	}
+	if data, _ := os.ReadFile(filepath.Join(l.ManifestsDir(), "etcd.yaml")); string(data) != "kind: Pod\n" {
+		t.Errorf("etcd.yaml not restored: %q", data)
+	}
+	if data, _ := os.ReadFile(filepath.Join(l.ManifestsDir(), "kube-apiserver.yaml")); string(data) != "current\n" {
+		t.Errorf("an existing manifest was overwritten: %q", data)
+	}
+}
