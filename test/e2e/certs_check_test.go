@@ -18,6 +18,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"k8s.io/client-go/tools/clientcmd"
 )
 
 var kubeadmNames = []string{"admin.conf", "apiserver", "apiserver-etcd-client", "apiserver-kubelet-client",
@@ -133,6 +135,23 @@ func TestCertsCheckFindings(t *testing.T) {
 	client, ok := c.cert("kubelet-client")
 	if !ok || client.CAName != "ca" || client.ChainVerified == nil || !*client.ChainVerified || !*client.KeyMatches || client.Status != "OK" {
 		t.Errorf("kubelet-client (symlink to an absolute path inside the root): %+v", client)
+	}
+	// After TLS bootstrap kubeadm's kubelet.conf points at kubelet-client-current.pem by path.
+	kubeletConf := filepath.Join(root, "etc", "kubernetes", "kubelet.conf")
+	cfg, err := clientcmd.LoadFromFile(kubeletConf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	user := cfg.AuthInfos[cfg.Contexts[cfg.CurrentContext].AuthInfo]
+	user.ClientCertificateData, user.ClientKeyData = nil, nil
+	user.ClientCertificate = "/var/lib/kubelet/pki/kubelet-client-current.pem"
+	user.ClientKey = "/var/lib/kubelet/pki/kubelet-client-current.pem"
+	if err := clientcmd.WriteToFile(*cfg, kubeletConf); err != nil {
+		t.Fatal(err)
+	}
+	c, _ = certsCheck(t, "--root", root, "--source", "node")
+	if kc, _ := c.cert("kubelet.conf"); kc.NotAfter == nil || !kc.NotAfter.Equal(*client.NotAfter) || !*kc.KeyMatches || kc.Status != "OK" {
+		t.Errorf("kubelet.conf referring to kubelet-client-current.pem: %+v (kubelet-client expires %v)", kc, client.NotAfter)
 	}
 	serving, ok := c.cert("kubelet-serving")
 	if !ok || serving.CAName != "self-signed" || serving.Status != "Expired" || serving.ResidualSeconds >= 0 {
