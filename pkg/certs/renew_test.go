@@ -167,3 +167,28 @@ func TestParkedManifestIsRestored(t *testing.T) {
 		t.Errorf("an existing manifest was overwritten: %q", data)
 	}
 }
+
+func TestMarkRestartPending(t *testing.T) {
+	l := minimalLayout(t)
+	old, _ := l.ReadCert("apiserver")
+	ca, _ := readCerts(filepath.Join(l.Path(l.CertDir), "ca.crt"))
+	caKey, _ := readKey(filepath.Join(l.Path(l.CertDir), "ca.key"))
+	key, _ := readKey(filepath.Join(l.Path(l.CertDir), "apiserver.key"))
+	renewed, _ := RenewCert(old, ca[0], caKey, key.Public(), t0, 0)
+	otherKey, _ := GenerateKey(ECDSAP256, nil)
+	elsewhere, _ := RenewCert(old, ca[0], caKey, otherKey.Public(), t0, 0)
+	for _, c := range []struct {
+		served, onDisk *x509.Certificate
+		want           string
+	}{
+		{old, renewed, StatusRestartPending}, // renewed on disk, still serving the old one
+		{renewed, renewed, StatusOK},         // restarted (or reloaded)
+		{elsewhere, renewed, StatusOK},       // another node behind the same endpoint: cannot tell
+	} {
+		r := &Report{Certificates: []Certificate{{Name: ServingName, Source: SourceAPI, Status: StatusOK}}}
+		MarkRestartPending(r, c.served, c.onDisk)
+		if got := r.Certificates[0].Status; got != c.want {
+			t.Errorf("got %s, want %s (%s)", got, c.want, r.Certificates[0].Problem)
+		}
+	}
+}

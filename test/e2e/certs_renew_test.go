@@ -163,6 +163,10 @@ func TestCertsRenewAllOnRunningControlPlane(t *testing.T) {
 	if ar.code != 0 || serving.NotAfter == nil || !serving.NotAfter.Equal(after["apiserver"].NotAfter) || !*serving.ChainVerified {
 		t.Errorf("certs check --source api: exit %d, serving %+v", ar.code, serving)
 	}
+	if restarted, rr := certsCheck(t, "--root", cp.Root, "--kubeconfig", cp.AdminKubeconfig); rr.code != 0 {
+		s, _ := restarted.cert("apiserver (serving)")
+		t.Errorf("after the restart: exit %d, serving %+v", rr.code, s)
+	}
 	user, _ := api.cert("kubeconfig user kubernetes-admin")
 	if user.NotAfter == nil || !user.NotAfter.Equal(after["admin.conf"].NotAfter) || !*user.KeyMatches {
 		t.Errorf("certs check --source api: kubeconfig user %+v", user)
