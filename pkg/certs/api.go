@@ -2,6 +2,7 @@ package certs
 
 import (
 	"context"
+	"crypto"
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
@@ -17,15 +18,18 @@ import (
 	coreclient "k8s.io/client-go/kubernetes/typed/core/v1"
 )
 
+// ServingName is the name of the served API server certificate in a report.
+const ServingName = "apiserver (serving)"
+
 // ServingCert fetches the certificate an HTTPS server presents and checks it against roots (nil
 // means the system roots) for serverName. The handshake only reads the certificate: nothing is
 // sent to the server, and the result says whether it verified.
-func ServingCert(ctx context.Context, server, serverName string, roots *x509.CertPool, now time.Time, warnWithin time.Duration) Certificate {
-	c := Certificate{Name: "apiserver (serving)", Source: SourceAPI, Path: server, Components: []string{"kube-apiserver"}}
+func ServingCert(ctx context.Context, server, serverName string, roots *x509.CertPool, now time.Time, warnWithin time.Duration) (Certificate, *x509.Certificate) {
+	c := Certificate{Name: ServingName, Source: SourceAPI, Path: server, Components: []string{"kube-apiserver"}}
 	u, err := url.Parse(server)
 	if err != nil || u.Host == "" {
 		c.Status, c.Problem = StatusInvalid, fmt.Sprintf("cannot parse the server URL %q", server)
-		return c
+		return c, nil
 	}
 	host := u.Host
 	if u.Port() == "" {
@@ -38,13 +42,13 @@ func ServingCert(ctx context.Context, server, serverName string, roots *x509.Cer
 	conn, err := dialer.DialContext(ctx, "tcp", host)
 	if err != nil {
 		c.Status, c.Problem = StatusInvalid, fmt.Sprintf("TLS handshake with %s: %v", host, err)
-		return c
+		return c, nil
 	}
 	state := conn.(*tls.Conn).ConnectionState()
 	conn.Close()
 	if len(state.PeerCertificates) == 0 {
 		c.Status, c.Problem = StatusInvalid, "the server sent no certificate"
-		return c
+		return c, nil
 	}
 	cert := state.PeerCertificates[0]
 	fillCert(&c, cert, now)
@@ -60,7 +64,7 @@ func ServingCert(ctx context.Context, server, serverName string, roots *x509.Cer
 	if !ok {
 		c.Status, c.Problem = StatusUnverified, verr.Error()
 	}
-	return c
+	return c, cert
 }
 
 // ClientCert checks a client certificate (and its key, when given) from a kubeconfig.
@@ -174,4 +178,27 @@ func CSRs(ctx context.Context, client certificatesclient.CertificateSigningReque
 		}
 	}
 	return out, nil
+}
+
+// MarkRestartPending compares the served API server certificate with the node's apiserver
+// certificate: when both have the same key and subject (the same node, key reused as kubeadm
+// does) but the served one is not the file's, the file was renewed and kube-apiserver has not
+// been restarted since. The served entry gets StatusRestartPending (unless it already has a
+// worse status).
+func MarkRestartPending(r *Report, served *x509.Certificate, onDisk *x509.Certificate) {
+	if served == nil || onDisk == nil || served.Equal(onDisk) || served.Subject.String() != onDisk.Subject.String() {
+		return
+	}
+	pub, ok := served.PublicKey.(interface{ Equal(crypto.PublicKey) bool })
+	if !ok || !pub.Equal(onDisk.PublicKey) {
+		return
+	}
+	for i := range r.Certificates {
+		c := &r.Certificates[i]
+		if c.Source == SourceAPI && c.Name == ServingName && (c.Status == StatusOK || c.Status == StatusExpiring || c.Status == StatusExpired) {
+			c.Status = StatusRestartPending
+			c.Problem = fmt.Sprintf("kube-apiserver serves a certificate that expires %s, but apiserver.crt on disk expires %s: "+
+				"restart kube-apiserver to load it", served.NotAfter.UTC().Format(time.RFC3339), onDisk.NotAfter.UTC().Format(time.RFC3339))
+		}
+	}
 }

@@ -167,7 +167,8 @@ func VerifyBackup(dir string) (int, error) {
 
 // RecoverInterrupted finishes or discards what an interrupted renewal left in the cert dir: a
 // new cert and key written beside the old ones are put in place when they match, and removed
-// otherwise; temp files of interrupted atomic writes and partial backups are removed.
+// otherwise; temp files of interrupted atomic writes and partial backups are removed; static pod
+// manifests an interrupted restart left parked are moved back.
 func RecoverInterrupted(l Layout) error {
 	var newCerts, leftovers []string
 	err := filepath.WalkDir(l.Path(l.CertDir), func(path string, d fs.DirEntry, err error) error {
@@ -235,5 +236,5 @@ func RecoverInterrupted(l Layout) error {
 	for _, p := range partials {
 		os.RemoveAll(p)
 	}
-	return nil
+	return RestoreParkedManifests(l)
 }

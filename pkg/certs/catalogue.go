@@ -1,6 +1,7 @@
 package certs
 
 import (
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -204,4 +205,22 @@ func (l Layout) displayPath(p string) string {
 		return p
 	}
 	return "/" + filepath.ToSlash(rel)
+}
+
+// ReadCert reads the certificate of a catalogue entry stored as a file (e.g. "apiserver").
+func (l Layout) ReadCert(name string) (*x509.Certificate, error) {
+	s, ok := specByName(name)
+	if !ok || s.Kind == KindKubeconfig {
+		return nil, fmt.Errorf("%q is not a certificate file of the catalogue", name)
+	}
+	p, _ := l.certPaths(s)
+	data, err := l.readInRoot(p)
+	if err != nil {
+		return nil, err
+	}
+	certs, err := ParseCertsPEM(data)
+	if err != nil {
+		return nil, err
+	}
+	return certs[0], nil
 }

@@ -21,14 +21,16 @@ const (
 
 // Statuses, from best to worst. Expiring is a warning; the rest after it are problems.
 const (
-	StatusOK          = "OK"
-	StatusExpiring    = "Expiring"
-	StatusPending     = "Pending"
-	StatusExpired     = "Expired"
-	StatusMissing     = "Missing"
-	StatusKeyMismatch = "KeyMismatch"
-	StatusUnverified  = "Unverified"
-	StatusInvalid     = "Invalid"
+	StatusOK       = "OK"
+	StatusExpiring = "Expiring"
+	StatusPending  = "Pending"
+	// StatusRestartPending: the API server serves an older certificate than the one on disk.
+	StatusRestartPending = "RestartPending"
+	StatusExpired        = "Expired"
+	StatusMissing        = "Missing"
+	StatusKeyMismatch    = "KeyMismatch"
+	StatusUnverified     = "Unverified"
+	StatusInvalid        = "Invalid"
 )
 
 // Certificate is the state of one certificate. Its JSON field names are a stable interface.
@@ -88,7 +90,7 @@ func (r *Report) Severity() int {
 	up := func(status string) {
 		switch status {
 		case StatusOK:
-		case StatusExpiring, StatusPending:
+		case StatusExpiring, StatusPending, StatusRestartPending:
 			sev = max(sev, 1)
 		default:
 			sev = 2

@@ -1,5 +1,13 @@
 // Package certs reads, checks and renews the certificates of a kubeadm node, and holds the key,
-// PEM, CSR and signing helpers that other packages (pkg/users) reuse.
+// PEM, CSR and signing helpers that other packages (pkg/users) reuse:
+//
+//	GenerateKey(RSA2048|RSA4096|ECDSAP256, nil)      a new private key (ParseKeyType for flags)
+//	WritePrivateKeyFile(path, key)                   PEM, mode 0600, atomic (WriteFileAtomic)
+//	EncodePrivateKeyPEM / ParsePrivateKeyPEM         kubeadm's PEM encodings (PKCS#1, SEC 1, PKCS#8)
+//	EncodeCertPEM / ParseCertsPEM                    certificates
+//	CreateCSR(key, subject, dns, ips) / ParseCSRPEM  certificate requests
+//	SignClientCert(caCert, caKey, pub, subject, now, validity)
+//	KeyMatchesCert(cert, key), VerifySignedBy(cert, ca)
 //
 // Nothing here reads the wall clock: every function that needs the time takes `now`.
 package certs

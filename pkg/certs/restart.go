@@ -66,9 +66,12 @@ func RestartStaticPods(ctx context.Context, l Layout, components []string, opts 
 	if progress == nil {
 		progress = func(string, ...any) {}
 	}
-	away := filepath.Join(l.TmpDir(), "clusterops-restart")
+	away := parkDir(l)
 	if err := os.MkdirAll(away, 0o700); err != nil {
 		return nil, writeError(away, err)
+	}
+	if err := RestoreParkedManifests(l); err != nil {
+		return nil, err
 	}
 	var done []RestartedPod
 	for _, component := range components {
@@ -153,4 +156,25 @@ func waitNewMirrorPod(ctx context.Context, opts RestartOptions, component string
 		}
 	}
 	return last, nil
+}
+
+func parkDir(l Layout) string { return filepath.Join(l.TmpDir(), "clusterops-restart") }
+
+// RestoreParkedManifests moves back every manifest that an interrupted restart left parked in the
+// tmp dir, unless the manifests dir already has one of that name.
+func RestoreParkedManifests(l Layout) error {
+	parked, _ := filepath.Glob(filepath.Join(parkDir(l), "*.yaml"))
+	for _, p := range parked {
+		dst := filepath.Join(l.ManifestsDir(), filepath.Base(p))
+		if _, err := os.Stat(dst); err == nil {
+			continue
+		}
+		if err := os.Rename(p, dst); err != nil {
+			return fmt.Errorf("moving the parked manifest %s back: %w", l.displayPath(p), err)
+		}
+	}
+	if len(parked) > 0 {
+		return SyncDir(l.ManifestsDir())
+	}
+	return nil
 }

@@ -70,7 +70,8 @@ metrics (clusterops_cert_not_after_seconds ...).
 
 Exit codes:
   0  every certificate is valid for longer than --warn-within
-  1  something expires within --warn-within (or a CSR is pending)
+  1  something expires within --warn-within, a CSR is pending, or kube-apiserver still serves an
+     older certificate than the renewed apiserver.crt on this node (restart it)
   2  something is expired, missing, has a key that does not match, or does not verify
   3  the check could not run (bad flags, no kubeadm layout, unreachable or forbidden cluster)`
 
@@ -262,11 +263,17 @@ func (o *CertsCheckOptions) checkAPI(ctx context.Context, report *certs.Report, 
 	}
 	hctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	serving := certs.ServingCert(hctx, cfg.Host, cfg.ServerName, roots, now, o.warnWithin)
+	serving, served := certs.ServingCert(hctx, cfg.Host, cfg.ServerName, roots, now, o.warnWithin)
 	if serving.NotAfter == nil && serving.Problem != "" {
 		return friendlyError(errors.New(serving.Problem), cfg.Host)
 	}
 	report.Certificates = append(report.Certificates, serving)
+	if o.want[sourceNode] {
+		// Renewed on disk but not yet loaded: say that kube-apiserver must restart.
+		if onDisk, err := o.node.layout().ReadCert("apiserver"); err == nil {
+			certs.MarkRestartPending(report, served, onDisk)
+		}
+	}
 	certPEM, keyPEM, path := cfg.CertData, cfg.KeyData, "kubeconfig"
 	if len(certPEM) == 0 && cfg.CertFile != "" {
 		certPEM, _ = os.ReadFile(cfg.CertFile)

@@ -8,7 +8,9 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/json"
 	"encoding/pem"
+	"maps"
 	"math/big"
 	"os"
 	"path/filepath"
@@ -16,6 +18,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"k8s.io/client-go/tools/clientcmd"
 )
 
 var kubeadmNames = []string{"admin.conf", "apiserver", "apiserver-etcd-client", "apiserver-kubelet-client",
@@ -132,6 +136,23 @@ func TestCertsCheckFindings(t *testing.T) {
 	if !ok || client.CAName != "ca" || client.ChainVerified == nil || !*client.ChainVerified || !*client.KeyMatches || client.Status != "OK" {
 		t.Errorf("kubelet-client (symlink to an absolute path inside the root): %+v", client)
 	}
+	// After TLS bootstrap kubeadm's kubelet.conf points at kubelet-client-current.pem by path.
+	kubeletConf := filepath.Join(root, "etc", "kubernetes", "kubelet.conf")
+	cfg, err := clientcmd.LoadFromFile(kubeletConf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	user := cfg.AuthInfos[cfg.Contexts[cfg.CurrentContext].AuthInfo]
+	user.ClientCertificateData, user.ClientKeyData = nil, nil
+	user.ClientCertificate = "/var/lib/kubelet/pki/kubelet-client-current.pem"
+	user.ClientKey = "/var/lib/kubelet/pki/kubelet-client-current.pem"
+	if err := clientcmd.WriteToFile(*cfg, kubeletConf); err != nil {
+		t.Fatal(err)
+	}
+	c, _ = certsCheck(t, "--root", root, "--source", "node")
+	if kc, _ := c.cert("kubelet.conf"); kc.NotAfter == nil || !kc.NotAfter.Equal(*client.NotAfter) || !*kc.KeyMatches || kc.Status != "OK" {
+		t.Errorf("kubelet.conf referring to kubelet-client-current.pem: %+v (kubelet-client expires %v)", kc, client.NotAfter)
+	}
 	serving, ok := c.cert("kubelet-serving")
 	if !ok || serving.CAName != "self-signed" || serving.Status != "Expired" || serving.ResidualSeconds >= 0 {
 		t.Errorf("kubelet-serving: %+v", serving)
@@ -243,5 +264,51 @@ func addKubeletCerts(t *testing.T, root string) {
 	}
 	if err := os.WriteFile(filepath.Join(dir, "kubelet.key"), serving[i:], 0o600); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// certs ca: the CA status agrees with kubeadm's CA list and the plan is ordered; an externally
+// managed CA changes the plan; nothing is written.
+func TestCertsCA(t *testing.T) {
+	root := copyRoot(t, env.cp.Root)
+	before := etcKubernetesSums(t, root)
+	r := run(t, "kubectl", "clusterops", "certs", "ca", "--root", root, "-o", "json")
+	var out struct {
+		CAs []struct {
+			Name     string     `json:"name"`
+			NotAfter *time.Time `json:"notAfter"`
+			Signs    []string   `json:"signs"`
+		} `json:"certificateAuthorities"`
+		RotateFirst string `json:"rotateFirst"`
+		Plan        []struct {
+			Step     int      `json:"step"`
+			Title    string   `json:"title"`
+			Commands []string `json:"commands"`
+		} `json:"plan"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &out); err != nil || r.code != 0 {
+		t.Fatalf("exit %d: %v", r.code, err)
+	}
+	k := kubeadmCheck(t, root)
+	for i, ca := range k.CAs {
+		if out.CAs[i].Name != ca.Name || !out.CAs[i].NotAfter.Equal(*ca.ExpirationDate) {
+			t.Errorf("CA %d: %s %v, kubeadm %s %v", i, out.CAs[i].Name, out.CAs[i].NotAfter, ca.Name, ca.ExpirationDate)
+		}
+	}
+	if !slices.Equal(out.CAs[1].Signs, []string{"apiserver-etcd-client", "etcd-healthcheck-client", "etcd-peer", "etcd-server"}) {
+		t.Errorf("etcd-ca signs %v", out.CAs[1].Signs)
+	}
+	if len(out.Plan) < 6 || out.Plan[0].Step != 1 || !strings.Contains(out.Plan[0].Title, "Back up") ||
+		!strings.Contains(out.Plan[len(out.Plan)-1].Title, "Drop the old CA") {
+		t.Errorf("plan: %+v", out.Plan)
+	}
+	if text := run(t, "kubectl", "clusterops", "certs", "ca", "--root", root); !strings.Contains(text.stdout, "Rotation plan for ") {
+		t.Errorf("table output lacks the plan")
+	}
+	if !maps.Equal(before, etcKubernetesSums(t, root)) {
+		t.Errorf("certs ca changed files")
+	}
+	if r := run(t, "kubectl", "clusterops", "certs", "ca", "--root", root, "--warn-within", "20y"); r.code != 1 {
+		t.Errorf("CAs expiring within 20 years: exit %d, want 1", r.code)
 	}
 }

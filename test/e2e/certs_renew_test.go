@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"context"
+	"crypto"
 	"crypto/x509"
 	"encoding/json"
 	"os"
@@ -162,6 +163,10 @@ func TestCertsRenewAllOnRunningControlPlane(t *testing.T) {
 	if ar.code != 0 || serving.NotAfter == nil || !serving.NotAfter.Equal(after["apiserver"].NotAfter) || !*serving.ChainVerified {
 		t.Errorf("certs check --source api: exit %d, serving %+v", ar.code, serving)
 	}
+	if restarted, rr := certsCheck(t, "--root", cp.Root, "--kubeconfig", cp.AdminKubeconfig); rr.code != 0 {
+		s, _ := restarted.cert("apiserver (serving)")
+		t.Errorf("after the restart: exit %d, serving %+v", rr.code, s)
+	}
 	user, _ := api.cert("kubeconfig user kubernetes-admin")
 	if user.NotAfter == nil || !user.NotAfter.Equal(after["admin.conf"].NotAfter) || !*user.KeyMatches {
 		t.Errorf("certs check --source api: kubeconfig user %+v", user)
@@ -265,5 +270,39 @@ func restartUnwatched(t *testing.T, cp *harness.ControlPlane) {
 	}
 	if now, err := os.ReadFile(cp.ManifestPath("kube-scheduler")); err != nil || string(now) != string(manifest) {
 		t.Errorf("the manifest is not back as it was: %v", err)
+	}
+}
+
+// --new-key: new keys (0600) for a file pair and a kubeconfig; every pair still matches and kubeadm
+// reads the renewed node.
+func TestCertsRenewNewKey(t *testing.T) {
+	root := copyRoot(t, env.cp.Root)
+	pki := filepath.Join(root, "etc", "kubernetes", "pki")
+	oldKey, _ := os.ReadFile(filepath.Join(pki, "front-proxy-client.key"))
+	oldAdmin := kubeconfigCert(t, filepath.Join(root, "etc", "kubernetes", "admin.conf"))
+	out, r := renew(t, "front-proxy-client", "admin.conf", "--root", root, "--new-key")
+	if r.code != 0 || len(out.Certificates) != 2 || !slices.Equal(out.RestartStaticPods, []string{"kube-apiserver"}) {
+		t.Fatalf("exit %d %+v", r.code, out)
+	}
+	newKey, _ := os.ReadFile(filepath.Join(pki, "front-proxy-client.key"))
+	st, _ := os.Stat(filepath.Join(pki, "front-proxy-client.key"))
+	if string(newKey) == string(oldKey) || st.Mode().Perm() != 0o600 {
+		t.Errorf("front-proxy-client.key: changed %v, mode %v", string(newKey) != string(oldKey), st.Mode().Perm())
+	}
+	admin := kubeconfigCert(t, filepath.Join(root, "etc", "kubernetes", "admin.conf"))
+	if admin.PublicKey.(interface{ Equal(crypto.PublicKey) bool }).Equal(oldAdmin.PublicKey) {
+		t.Errorf("admin.conf kept its key")
+	}
+	if bad := pairsMismatch(root); len(bad) > 0 {
+		t.Errorf("mismatched pairs: %v", bad)
+	}
+	if left, _ := filepath.Glob(filepath.Join(pki, "*.clusterops-new")); len(left) > 0 {
+		t.Errorf("left: %v", left)
+	}
+	k := kubeadmCheck(t, root)
+	for _, c := range k.Certificates {
+		if c.Name == "front-proxy-client" && !c.ExpirationDate.Equal(*out.Certificates[0].NewNotAfter) {
+			t.Errorf("kubeadm: front-proxy-client expires %v, renewed %v", c.ExpirationDate, out.Certificates[0].NewNotAfter)
+		}
 	}
 }
