@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -52,7 +53,10 @@ func main() {
 var hold time.Duration
 
 func run(nNodes, nPods, runs, workers int) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
+	// Ctrl-C or SIGTERM ends the run (and -hold) early; the deferred Stop still stops every process.
+	sigCtx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	ctx, cancel := context.WithTimeout(sigCtx, 30*time.Minute)
 	defer cancel()
 	root, err := harness.RepoRoot()
 	if err != nil {

@@ -165,9 +165,8 @@ func planHops(f *Facts, cur, target *utilversion.Version, rel *Releases, hint st
 		h.Steps = append(h.Steps, snap)
 		if first := nodesBelow(kubelet, m-3, cps); len(first) > 0 {
 			h.Steps = append(h.Steps, Step{Kind: "workers-first", Nodes: first,
-				Title: fmt.Sprintf("Upgrade these kubelets and kube-proxies to %s first: after this hop they would be more than 3 minors behind", vstr(from)),
-				Commands: []string{"kubectl drain NODE --ignore-daemonsets --delete-emptydir-data", "kubeadm upgrade node  # on NODE, with kubeadm " + vstr(from),
-					"upgrade the kubelet package to " + vstr(from) + " and restart the kubelet", "kubectl uncordon NODE"}})
+				Title:    fmt.Sprintf("Upgrade these kubelets and kube-proxies to %s first: after this hop they would be more than 3 minors behind", vstr(from)),
+				Commands: workerCommands(f, from)})
 			for _, n := range first {
 				kubelet[n] = int(from.Minor())
 			}
