@@ -19,7 +19,7 @@ type RBACAuditOptions struct {
 	IncludeSystem bool
 
 	output *outputFlags
-	conn   *rbacConn
+	conn   *clusterConn
 	failOn rbac.Severity
 	genericiooptions.IOStreams
 }
@@ -69,7 +69,7 @@ func NewCmdRBACAudit(getter genericclioptions.RESTClientGetter, streams generici
 				return usageError(cmd.CommandPath(), err)
 			}
 			var err error
-			if o.conn, err = newRBACConn(getter, false, 0); err != nil {
+			if o.conn, err = newClusterConn(getter, false, 0); err != nil {
 				return err
 			}
 			return o.Run(cmd.Context())

@@ -30,7 +30,7 @@ type RBACGrantOptions struct {
 	Custom         rbac.RuleSpec
 
 	printFlags *genericclioptions.PrintFlags
-	conn       *rbacConn
+	conn       *clusterConn
 	subject    rbac.Subject
 	genericiooptions.IOStreams
 }
@@ -188,7 +188,7 @@ func (o *RBACGrantOptions) Complete(getter genericclioptions.RESTClientGetter) e
 		}
 		return usageError("kubectl clusterops rbac grant", errors.New("missing scope: "+hint))
 	}
-	o.conn, err = newRBACConn(getter, false, 0)
+	o.conn, err = newClusterConn(getter, false, 0)
 	return err
 }
 

@@ -23,7 +23,7 @@ type RBACMatrixOptions struct {
 	Parallel       int
 
 	output    *outputFlags
-	conn      *rbacConn
+	conn      *clusterConn
 	reviewer  rbac.Reviewer
 	resources []rbac.APIResource
 	result    rbac.MatrixResult
@@ -111,7 +111,7 @@ func (o *RBACMatrixOptions) Complete(cmd *cobra.Command, getter genericclioption
 	if err != nil {
 		return usageError(cmd.CommandPath(), err)
 	}
-	conn, err := newRBACConn(getter, true, float32(max(o.Parallel*20, 100)))
+	conn, err := newClusterConn(getter, true, float32(max(o.Parallel*20, 100)))
 	if err != nil {
 		return err
 	}

@@ -18,7 +18,7 @@ type RBACWhoCanOptions struct {
 	AllNamespaces bool
 
 	output  *outputFlags
-	conn    *rbacConn
+	conn    *clusterConn
 	request rbac.Request
 	genericiooptions.IOStreams
 }
@@ -64,7 +64,7 @@ unreachable or forbidden cluster (you need list on roles, clusterroles and bindi
 
 // Complete resolves the resource through discovery and builds the request.
 func (o *RBACWhoCanOptions) Complete(getter genericclioptions.RESTClientGetter, args []string) error {
-	conn, err := newRBACConn(getter, false, 0)
+	conn, err := newClusterConn(getter, false, 0)
 	if err != nil {
 		return err
 	}
@@ -133,7 +133,7 @@ type RBACExplainOptions struct {
 	Authenticated bool
 
 	output  *outputFlags
-	conn    *rbacConn
+	conn    *clusterConn
 	subject rbac.Subject
 	genericiooptions.IOStreams
 }
@@ -167,7 +167,7 @@ Exit codes: 0 printed; 3 bad input, unreachable or forbidden cluster.`,
 				return usageError(cmd.CommandPath(), err)
 			}
 			o.subject = subj
-			if o.conn, err = newRBACConn(getter, false, 0); err != nil {
+			if o.conn, err = newClusterConn(getter, false, 0); err != nil {
 				return err
 			}
 			return o.Run(cmd.Context())

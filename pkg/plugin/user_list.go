@@ -46,14 +46,11 @@ Exit codes: 0 listed; 3 could not list (forbidden, unreachable).`,
 			if _, err := o.output.toPrinter(); err != nil {
 				return err
 			}
-			rc, err := getter.ToRESTConfig()
+			conn, err := newClusterConn(getter, false, 0)
 			if err != nil {
-				return friendlyError(err, "")
-			}
-			o.server = rc.Host
-			if o.client, err = kubernetes.NewForConfig(rc); err != nil {
 				return err
 			}
+			o.client, o.server = conn.client, conn.server
 			return o.Run(cmd.Context())
 		},
 	}
@@ -132,14 +129,11 @@ Exit codes: 0 removed (or nothing to remove); 3 bad input, forbidden, unreachabl
 			if _, err := o.output.toPrinter(); err != nil {
 				return err
 			}
-			rc, err := getter.ToRESTConfig()
+			conn, err := newClusterConn(getter, false, 0)
 			if err != nil {
-				return friendlyError(err, "")
-			}
-			o.server = rc.Host
-			if o.client, err = kubernetes.NewForConfig(rc); err != nil {
 				return err
 			}
+			o.client, o.server = conn.client, conn.server
 			if !o.KeepKubeconfig {
 				access := getter.ToRawKubeConfigLoader().ConfigAccess()
 				if o.kubeconfig = access.GetExplicitFile(); o.kubeconfig == "" {

@@ -80,7 +80,7 @@ func TestUpgradePlan(t *testing.T) {
 	}
 
 	for _, n := range []harness.NodeSpec{{Name: "w134", KubeletVersion: "v1.34.5"}, {Name: "w136", KubeletVersion: "v1.36.1"}, {Name: "w137", KubeletVersion: "v1.37.2"}} {
-		if _, err := cp.AddNodeRetry(ctx, n); err != nil {
+		if _, err := cp.AddNode(ctx, n); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -266,7 +266,7 @@ func TestUpgradePlan(t *testing.T) {
 	})
 
 	t.Run("violation", func(t *testing.T) {
-		if _, err := cp.AddNodeRetry(ctx, harness.NodeSpec{Name: "w133", KubeletVersion: "v1.33.9"}); err != nil {
+		if _, err := cp.AddNode(ctx, harness.NodeSpec{Name: "w133", KubeletVersion: "v1.33.9"}); err != nil {
 			t.Fatal(err)
 		}
 		r := run(t, "kubectl", "clusterops", "upgrade", "plan", "--releases", releases, "-o", "json", "--kubeconfig", kc)
@@ -286,7 +286,7 @@ func TestUpgradePlan(t *testing.T) {
 	t.Run("mixed HA apiservers", func(t *testing.T) {
 		// A second control-plane node whose static pods run v1.35.0: its mirror pods are made
 		// from the real kubeadm manifests with the image tag changed.
-		node, err := cp.AddNodeRetry(ctx, harness.NodeSpec{Name: "cp-old", KubeletVersion: "v1.35.0", ControlPlane: true})
+		node, err := cp.AddNode(ctx, harness.NodeSpec{Name: "cp-old", KubeletVersion: "v1.35.0", ControlPlane: true})
 		if err != nil {
 			t.Fatal(err)
 		}

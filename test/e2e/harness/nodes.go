@@ -16,6 +16,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/ptr"
 )
 
@@ -68,7 +69,7 @@ func (cp *ControlPlane) AddNode(ctx context.Context, spec NodeSpec) (*corev1.Nod
 		return nil, fmt.Errorf("creating node %s: %w", spec.Name, err)
 	}
 	now := metav1.Now()
-	created.Status = corev1.NodeStatus{
+	status := corev1.NodeStatus{
 		Capacity: corev1.ResourceList{
 			corev1.ResourceCPU: resource.MustParse("2"), corev1.ResourceMemory: resource.MustParse("8Gi"),
 			corev1.ResourcePods: resource.MustParse("110"),
@@ -90,7 +91,18 @@ func (cp *ControlPlane) AddNode(ctx context.Context, spec NodeSpec) (*corev1.Nod
 			OSImage: "Debian GNU/Linux 12 (bookworm)", KernelVersion: "6.1.0",
 		},
 	}
-	updated, err := cp.Client.CoreV1().Nodes().UpdateStatus(ctx, created, metav1.UpdateOptions{})
+	// Controllers (node IPAM, lifecycle) may touch the new Node first: on a conflict, read it again.
+	var updated *corev1.Node
+	err = retry.RetryOnConflict(retry.DefaultBackoff, func() error {
+		created.Status = status
+		var err error
+		if updated, err = cp.Client.CoreV1().Nodes().UpdateStatus(ctx, created, metav1.UpdateOptions{}); apierrors.IsConflict(err) {
+			if fresh, gerr := cp.Client.CoreV1().Nodes().Get(ctx, spec.Name, metav1.GetOptions{}); gerr == nil {
+				created = fresh
+			}
+		}
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("setting status of node %s: %w", spec.Name, err)
 	}

@@ -2,14 +2,12 @@ package harness
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
@@ -97,29 +95,4 @@ func (cp *ControlPlane) AddRunningPod(ctx context.Context, pod *corev1.Pod) (*co
 		})
 	}
 	return cp.Client.CoreV1().Pods(pod.Namespace).UpdateStatus(ctx, created, metav1.UpdateOptions{})
-}
-
-// AddNodeRetry is AddNode, retried when a controller modified the new Node between its creation
-// and its status update (a conflict): the half-made Node is deleted and made again.
-func (cp *ControlPlane) AddNodeRetry(ctx context.Context, spec NodeSpec) (*corev1.Node, error) {
-	var lastErr error
-	for range 5 {
-		n, err := cp.AddNode(ctx, spec)
-		if err == nil || !apierrors.IsConflict(errors.Unwrap(err)) && !strings.Contains(err.Error(), "the object has been modified") {
-			return n, err
-		}
-		lastErr = err
-		_ = cp.Client.CoreV1().Nodes().Delete(ctx, spec.Name, metav1.DeleteOptions{})
-		for {
-			if _, err := cp.Client.CoreV1().Nodes().Get(ctx, spec.Name, metav1.GetOptions{}); apierrors.IsNotFound(err) {
-				break
-			}
-			select {
-			case <-ctx.Done():
-				return nil, ctx.Err()
-			case <-time.After(100 * time.Millisecond):
-			}
-		}
-	}
-	return nil, lastErr
 }
