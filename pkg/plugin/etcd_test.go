@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 )
@@ -61,5 +62,31 @@ func TestEtcdBadInput(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "new")); err == nil {
 		t.Error("a refused restore created its data dir")
+	}
+}
+
+// The progress bar: bytes, percent, rate and ETA from the member's db size; a TTY gets the bar,
+// anything else one line at the end.
+func TestSnapshotProgress(t *testing.T) {
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	now := start
+	var out bytes.Buffer
+	p := newProgress(&out, 100<<20, func() time.Time { return now })
+	p.tty = true
+	now = start.Add(2 * time.Second)
+	p.update(25 << 20)
+	line := out.String()
+	for _, want := range []string{"25%", "25.0 MiB / 100.0 MiB", "12.5 MiB/s", "ETA 6s", "[=======  "} {
+		if !strings.Contains(line, want) {
+			t.Errorf("progress line %q lacks %q", line, want)
+		}
+	}
+	out.Reset()
+	p.tty = false
+	p.update(100 << 20)
+	now = start.Add(4 * time.Second)
+	p.done(true)
+	if got := out.String(); got != "Streamed 100.0 MiB in 4s (25.0 MiB/s)\n" {
+		t.Errorf("non-TTY output %q", got)
 	}
 }
