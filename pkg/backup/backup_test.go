@@ -149,6 +149,9 @@ func TestRegistryKey(t *testing.T) {
 		"/registry/apiregistration.k8s.io/apiservices/v1.": {"apiservices.apiregistration.k8s.io", ""},
 		"/registry/example.com/widgets/ns1/w1":             {"widgets.example.com", "ns1"},
 		"/registry/ranges/serviceips":                      {"ranges", ""},
+		"/registry/services/specs/default/kubernetes":      {"services", "default"},
+		"/registry/services/endpoints/default/kubernetes":  {"endpoints", "default"},
+		"/registry/minions/node-1":                         {"nodes", ""},
 	} {
 		res, ns, ok := RegistryKey(key)
 		if !ok || res != want[0] || ns != want[1] {

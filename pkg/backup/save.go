@@ -309,9 +309,15 @@ func pipeline(ctx context.Context, cancel context.CancelFunc, r io.Reader, f *os
 			free <- b[:cap(b)]
 		}
 	}()
+	// With a rate limit, read small pieces so that gRPC flow control holds the member back
+	// (a large read would pull everything the transport window allows at once).
+	readSize := chunkSize
+	if opts.MaxRate > 0 {
+		readSize = int(min(max(opts.MaxRate/8, 32<<10), chunkSize))
+	}
 	for {
 		buf := <-free
-		n, err := io.ReadFull(r, buf)
+		n, err := io.ReadFull(r, buf[:readSize])
 		if n > 0 {
 			written += int64(n)
 			toWrite <- buf[:n]

@@ -169,15 +169,23 @@ func RegistryKey(key string) (resource, namespace string, ok bool) {
 	if len(seg) >= 3 && strings.Contains(seg[0], ".") {
 		seg = append([]string{seg[1] + "." + seg[0]}, seg[2:]...)
 	}
-	switch len(seg) {
-	case 2:
-		return seg[0], "", true
-	case 3:
-		return seg[0], seg[1], true
-	default:
-		if len(seg) > 3 {
-			return seg[0], seg[1], true
+	// kube-apiserver's legacy storage names.
+	switch seg[0] {
+	case "minions":
+		seg[0] = "nodes"
+	case "services":
+		if len(seg) == 4 && seg[1] == "endpoints" {
+			seg = append([]string{"endpoints"}, seg[2:]...)
+		} else if len(seg) == 4 && seg[1] == "specs" {
+			seg = append([]string{"services"}, seg[2:]...)
 		}
+	}
+	switch {
+	case len(seg) == 3:
+		return seg[0], seg[1], true
+	case len(seg) > 3: // an extra path segment: the namespace precedes the name
+		return seg[0], seg[len(seg)-2], true
+	default:
 		return seg[0], "", true
 	}
 }

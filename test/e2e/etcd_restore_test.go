@@ -17,6 +17,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/clusterops/kubectl-clusterops/pkg/backup"
 	"github.com/clusterops/kubectl-clusterops/test/e2e/harness"
 )
 
@@ -173,9 +174,11 @@ func TestEtcdThreeMembers(t *testing.T) {
 	}
 	checkAgainstEtcdutl(t, file, sc)
 
-	// Kill the member being read. --max-rate makes the stream last several seconds.
+	// Kill the member being read. 40 MiB of data (more than gRPC may buffer, 16 MiB) and
+	// --max-rate make the stream last about 20 seconds.
+	fillEtcd(t, cp, 40)
 	killed := filepath.Join(dir, "killed.db")
-	cmd := exec.Command(filepath.Join(env.pluginDir, "kubectl-clusterops"), "etcd", "snapshot", "save", killed, "--root", cp.Root, "--max-rate", "32Ki")
+	cmd := exec.Command(filepath.Join(env.pluginDir, "kubectl-clusterops"), "etcd", "snapshot", "save", killed, "--root", cp.Root, "--max-rate", "2Mi")
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -203,7 +206,7 @@ func TestEtcdThreeMembers(t *testing.T) {
 		cmd.Process.Kill()
 		t.Fatalf("no member named on stderr: %v", lines)
 	}
-	time.Sleep(1500 * time.Millisecond)
+	time.Sleep(2 * time.Second)
 	if _, err := os.Stat(killed + ".part"); err != nil {
 		t.Errorf("no .part file while streaming: %v", err)
 	}
@@ -291,6 +294,30 @@ func TestEtcdCorruptionsDetected(t *testing.T) {
 			}
 		}
 		mustNotExist(t, dataDir)
+	}
+}
+
+// fillEtcd writes mib MiB of random values straight into etcd (1 MiB per key).
+func fillEtcd(t *testing.T, cp *harness.ControlPlane, mib int) {
+	t.Helper()
+	conn, err := backup.DiscoverConn(cp.Root, backup.Conn{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cli, err := conn.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	val := make([]byte, 1<<20)
+	for i := 0; i < mib; i++ {
+		rand.Read(val)
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		_, err := cli.Put(ctx, fmt.Sprintf("/fill/%04d", i), string(val))
+		cancel()
+		if err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 
