@@ -70,6 +70,7 @@ func NewCmdRoot(streams genericiooptions.IOStreams) *cobra.Command {
 	cmd.AddCommand(
 		NewCmdVersion(configFlags, streams),
 		NewCmdCompletion(streams),
+		NewCmdStaticPods(configFlags, streams),
 	)
 	return cmd
 }

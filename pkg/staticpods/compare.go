@@ -61,7 +61,7 @@ func ComparePods(manifest, mirror *corev1.Pod) []Difference {
 		add(name, "arg", af.argMap(), bf.argMap())
 		add(name, "env", envMap(a.Env), envMap(b.Env))
 		add(name, "volumeMount", mountMap(a.VolumeMounts), mountMap(b.VolumeMounts))
-		add(name, "port", portMap(a.Ports), portMap(b.Ports))
+		add(name, "port", portMap(a.Ports, manifest.Spec.HostNetwork), portMap(b.Ports, mirror.Spec.HostNetwork))
 		add(name, "resources", resourceMap(a.Resources), resourceMap(b.Resources))
 		add(name, "probe", probeMap(a), probeMap(b))
 	}
@@ -204,7 +204,9 @@ func mountMap(mounts []corev1.VolumeMount) map[string]string {
 	return m
 }
 
-func portMap(ports []corev1.ContainerPort) map[string]string {
+// portMap keys ports by name (or number/protocol). With hostNetwork the API server defaults
+// hostPort to containerPort, so that is applied to both sides.
+func portMap(ports []corev1.ContainerPort, hostNetwork bool) map[string]string {
 	m := map[string]string{}
 	for _, p := range ports {
 		proto := p.Protocol
@@ -216,6 +218,9 @@ func portMap(ports []corev1.ContainerPort) map[string]string {
 			key = fmt.Sprintf("%d/%s", p.ContainerPort, proto)
 		}
 		v := fmt.Sprintf("%d/%s", p.ContainerPort, proto)
+		if hostNetwork && p.HostPort == 0 {
+			p.HostPort = p.ContainerPort
+		}
 		if p.HostPort != 0 {
 			v += fmt.Sprintf(" hostPort %d", p.HostPort)
 		}

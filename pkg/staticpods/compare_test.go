@@ -43,6 +43,7 @@ func defaulted(p *corev1.Pod) *corev1.Pod {
 	c := &p.Spec.Containers[0]
 	c.LivenessProbe.PeriodSeconds, c.LivenessProbe.SuccessThreshold = 10, 1
 	c.Ports[0].Protocol = corev1.ProtocolTCP
+	c.Ports[0].HostPort = c.Ports[0].ContainerPort
 	c.ImagePullPolicy = corev1.PullIfNotPresent
 	c.TerminationMessagePath = "/dev/termination-log"
 	p.Spec.Tolerations = []corev1.Toleration{{Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoExecute}}
@@ -102,13 +103,17 @@ func TestComparePods(t *testing.T) {
 			Mirror:   "httpGet HTTPS 127.0.0.1:probe-port/livez delay=10s timeout=15s period=10s success=1 failure=8"}}},
 		{name: "port", edit: func(m, _ *corev1.Pod) {
 			m.Spec.Containers[0].Ports[0].ContainerPort = 10260
-		}, want: []Difference{{Container: "kube-scheduler", Kind: "port", Name: "probe-port", Change: Changed, Manifest: "10260/TCP", Mirror: "10259/TCP"}}},
+		}, want: []Difference{{Container: "kube-scheduler", Kind: "port", Name: "probe-port", Change: Changed, Manifest: "10260/TCP hostPort 10260", Mirror: "10259/TCP hostPort 10259"}}},
 		{name: "extra container", edit: func(m, _ *corev1.Pod) {
 			m.Spec.Containers = append(m.Spec.Containers, corev1.Container{Name: "sidecar", Image: "busybox"})
 		}, want: []Difference{{Container: "sidecar", Kind: "container", Name: "sidecar", Change: Added, Manifest: "busybox"}}},
 		{name: "hostNetwork", edit: func(m, _ *corev1.Pod) {
 			m.Spec.HostNetwork = false
-		}, want: []Difference{{Kind: "pod", Name: "hostNetwork", Change: Changed, Manifest: "false", Mirror: "true"}}},
+		}, want: []Difference{
+			// Without hostNetwork the API server no longer defaults hostPort.
+			{Container: "kube-scheduler", Kind: "port", Name: "probe-port", Change: Changed, Manifest: "10259/TCP", Mirror: "10259/TCP hostPort 10259"},
+			{Kind: "pod", Name: "hostNetwork", Change: Changed, Manifest: "false", Mirror: "true"},
+		}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -187,13 +187,21 @@ func inspectPod(pod *corev1.Pod, component, node, source, root string, now time.
 // name a port (--secure-port, --port) or listen URLs (etcd's --listen-*-urls).
 func ports(c corev1.Container, cl CommandLine) []Port {
 	var out []Port
-	seen := map[string]bool{}
+	index := map[string]int{}
 	add := func(p Port) {
-		key := fmt.Sprintf("%d/%s/%s", p.Port, p.Protocol, p.Host)
-		if p.Port > 0 && !seen[key] {
-			seen[key] = true
-			out = append(out, p)
+		if p.Port <= 0 {
+			return
 		}
+		key := fmt.Sprintf("%d/%s", p.Port, p.Protocol)
+		if i, ok := index[key]; ok {
+			out[i].Source += ", " + p.Source
+			if out[i].Host == "" {
+				out[i].Host = p.Host
+			}
+			return
+		}
+		index[key] = len(out)
+		out = append(out, p)
 	}
 	named := map[string]int32{}
 	for _, p := range c.Ports {
