@@ -71,6 +71,7 @@ func NewCmdRoot(streams genericiooptions.IOStreams) *cobra.Command {
 		NewCmdVersion(configFlags, streams),
 		NewCmdCompletion(streams),
 		NewCmdStaticPods(configFlags, streams),
+		NewCmdCluster(configFlags, streams),
 	)
 	return cmd
 }
