@@ -20,8 +20,8 @@ type staticPodListJSON struct {
 	Kind  string `json:"kind"`
 	Items []struct {
 		Namespace, Name, Node, Component, Image, Version, Phase, Hash string
-		Ready                                                          bool
-		Restarts                                                       int
+		Ready                                                         bool
+		Restarts                                                      int
 	} `json:"items"`
 }
 
