@@ -3,8 +3,12 @@
 package node
 
 import (
+	"context"
 	"strings"
 	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
 
 	"github.com/clusterops/kubectl-clusterops/test/e2e/harness"
 )
@@ -37,6 +41,7 @@ func TestClusterStatusRealNode(t *testing.T) {
 		} `json:"networking"`
 		Problems []struct{ Severity, Message string }
 	}
+	waitControlPlaneReady(t)
 	r := runJSON(t, &s, "cluster", "status", "--root", "/")
 	if !s.ControlPlane.Readyz.OK {
 		t.Errorf("readyz not ok")
@@ -76,5 +81,35 @@ func TestClusterStatusRealNode(t *testing.T) {
 	text := env.cli.Run(t, nil, "kubectl", "clusterops", "cluster", "status", "--root", "/")
 	if !strings.Contains(text.Stdout, "bridge (from /etc/cni/net.d/10-clusterops-bridge.conflist)") {
 		t.Errorf("table lacks the bridge CNI:\n%s", text.Stdout)
+	}
+}
+
+// waitControlPlaneReady waits until every static pod's mirror pod is Ready: right after
+// hack/node-up (or a restart by another test) they run but their readiness probes have not passed.
+func waitControlPlaneReady(t *testing.T) {
+	t.Helper()
+	deadline := time.Now().Add(3 * time.Minute)
+	for {
+		notReady := ""
+		for _, c := range components {
+			pod, err := env.node.MirrorPod(context.Background(), c)
+			ready := false
+			if err == nil {
+				for _, cond := range pod.Status.Conditions {
+					ready = ready || (cond.Type == corev1.PodReady && cond.Status == corev1.ConditionTrue)
+				}
+			}
+			if !ready {
+				notReady = c
+				break
+			}
+		}
+		if notReady == "" {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("mirror pod of %s not Ready after 3 minutes", notReady)
+		}
+		time.Sleep(time.Second)
 	}
 }
