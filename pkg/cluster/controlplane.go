@@ -19,6 +19,7 @@ type ControlPlane struct {
 	Readyz     *Endpoint   `json:"readyz,omitempty"`
 	Livez      *Endpoint   `json:"livez,omitempty"`
 	Components []Component `json:"components"`
+	Etcd       EtcdStatus  `json:"etcd"`
 }
 
 // Endpoint is one health endpoint of the API server with its individual checks.
@@ -170,13 +171,11 @@ func (c *collector) controlPlane(ctx context.Context) error {
 			name = strings.TrimSuffix(p.Name, "-"+p.Spec.NodeName)
 		}
 		byComponent[name] = append(byComponent[name], podHealth(p))
-		if name == "kube-controller-manager" && c.kcmFlags == nil && len(p.Spec.Containers) > 0 {
-			c.kcmFlags = map[string]string{}
-			for _, arg := range p.Spec.Containers[0].Command {
-				if k, v, ok := strings.Cut(arg, "="); ok && strings.HasPrefix(k, "--") {
-					c.kcmFlags[k] = v
-				}
-			}
+		if name == "kube-controller-manager" && c.kcmFlags == nil {
+			c.kcmFlags = podFlags(p)
+		}
+		if name == "kube-apiserver" && c.apiserverFlags == nil {
+			c.apiserverFlags = podFlags(p)
 		}
 	}
 	for _, name := range controlPlaneComponents {
@@ -199,6 +198,21 @@ func (c *collector) controlPlane(ctx context.Context) error {
 		cp.Components = append(cp.Components, comp)
 	}
 	return nil
+}
+
+// podFlags are the "--name=value" flags of a pod's first container.
+func podFlags(p *corev1.Pod) map[string]string {
+	flags := map[string]string{}
+	if len(p.Spec.Containers) == 0 {
+		return flags
+	}
+	c := p.Spec.Containers[0]
+	for _, arg := range append(append([]string{}, c.Command...), c.Args...) {
+		if k, v, ok := strings.Cut(arg, "="); ok && strings.HasPrefix(k, "--") {
+			flags[k] = v
+		}
+	}
+	return flags
 }
 
 func podHealth(p *corev1.Pod) PodHealth {

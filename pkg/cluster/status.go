@@ -68,7 +68,8 @@ type Inputs struct {
 	Client kubernetes.Interface
 	// Health may be nil: the health endpoints are then not checked.
 	Health HealthChecker
-	// Root is a node root whose /etc/cni/net.d is read for CNI configs; "" reads no files.
+	// Root is a node root: its /etc/cni/net.d is read for CNI configs, and the API server's etcd
+	// client certificate under it is used to list the etcd members. "" reads no files.
 	Root string
 }
 
@@ -86,6 +87,8 @@ type collector struct {
 	s   *Status
 	// kcmFlags are the flags of a kube-controller-manager mirror pod ("--name" -> value).
 	kcmFlags map[string]string
+	// apiserverFlags are the flags of a kube-apiserver mirror pod.
+	apiserverFlags map[string]string
 }
 
 func (c *collector) problem(severity, section, format string, args ...any) {
@@ -117,6 +120,7 @@ func Collect(ctx context.Context, in Inputs, now time.Time) (*Status, error) {
 	if err := c.controlPlane(ctx); err != nil {
 		return nil, err
 	}
+	c.etcd(ctx)
 	c.nodes(ctx)
 	c.addons(ctx)
 	c.networking(ctx)

@@ -51,7 +51,9 @@ const clusterStatusLong = `Show the cluster the way the architecture diagram dra
                  enforces them (a built-in table; the source of each answer is shown)
 
 What it cannot read (Forbidden) is listed, and everything else is still shown. etcd members are
-shown from their static pods and the API server's etcd checks; etcd itself is not contacted.
+shown from their static pods and the API server's etcd checks; with --root, the etcd members are
+listed from etcd itself with the API server's etcd client certificate (its --etcd-* flags, read
+under ROOT): name, client URLs, reachable, leader, version, DB size.
 
 Exit codes:
   0  healthy: no problem and no warning
@@ -82,7 +84,7 @@ func NewCmdClusterStatus(getter genericclioptions.RESTClientGetter, streams gene
 			return o.Run(cmd.Context())
 		},
 	}
-	cmd.Flags().StringVar(&o.Root, "root", "", "A node root whose etc/cni/net.d is read to detect the CNI (e.g. / on a node).")
+	cmd.Flags().StringVar(&o.Root, "root", "", "A control-plane node's root (/ on the node): read its etc/cni/net.d for the CNI, and list the etcd members with the API server's etcd client certificate.")
 	o.output.addFlags(cmd)
 	return cmd
 }

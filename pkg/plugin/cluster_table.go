@@ -67,6 +67,7 @@ func controlPlaneSection(out io.Writer, st *cluster.Status) {
 	if len(etcd) > 0 {
 		fmt.Fprintf(out, "  etcd checks (readyz): %s\n", strings.Join(etcd, ", "))
 	}
+	etcdMembers(out, cp.Etcd)
 	w := newSection(out)
 	fmt.Fprintln(w, "  COMPONENT\tNODE\tPOD PHASE\tREADY\tRESTARTS\tIMAGE\tLEADER (LEASE)")
 	for _, c := range cp.Components {
@@ -199,4 +200,18 @@ func problemsSection(out io.Writer, st *cluster.Status) {
 		}
 	}
 	fmt.Fprintf(out, "%d problem(s), %d warning(s)\n", problems, warnings)
+}
+
+func etcdMembers(out io.Writer, e cluster.EtcdStatus) {
+	if !e.Checked {
+		fmt.Fprintf(out, "  etcd members: %s\n", e.Reason)
+		return
+	}
+	fmt.Fprintf(out, "  etcd members (from %s):\n", strings.Join(e.Endpoints, ","))
+	w := newSection(out)
+	fmt.Fprintln(w, "    NAME\tID\tCLIENT URLS\tREACHABLE\tLEADER\tVERSION\tDB SIZE")
+	for _, m := range e.Members {
+		fmt.Fprintf(w, "    %s\t%s\t%s\t%v\t%v\t%s\t%d\n", m.Name, m.ID, joinOrDash(m.ClientURLs), m.Reachable, m.Leader, orDash(m.Version), m.DBSize)
+	}
+	w.flush()
 }

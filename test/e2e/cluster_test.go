@@ -28,6 +28,14 @@ type clusterStatusJSON struct {
 				OK   bool
 			}
 		}
+		Etcd struct {
+			Checked bool
+			Members []struct {
+				Name, Version     string
+				ClientURLs        []string
+				Reachable, Leader bool
+			}
+		}
 		Components []struct {
 			Name string
 			Pods []struct {
@@ -184,6 +192,9 @@ func TestClusterStatus(t *testing.T) {
 	for _, u := range ls.Unreadable {
 		unreadable[u.What] = strings.Contains(u.Error, "forbidden")
 	}
+	if ls.ControlPlane.Etcd.Checked {
+		t.Errorf("etcd checked without --root: %+v", ls.ControlPlane.Etcd)
+	}
 	for _, what := range []string{"nodes", "pods in kube-system", "Deployment kube-system/coredns", "DaemonSets"} {
 		if !unreadable[what] {
 			t.Errorf("--as nobody: %q not reported as forbidden: %+v", what, ls.Unreadable)
@@ -256,6 +267,10 @@ func TestClusterStatusNetworking(t *testing.T) {
 	}
 	if !s.Addons.CoreDNS.Found || !s.Addons.KubeProxy.Found || s.Addons.KubeProxy.Mode != "iptables" {
 		t.Errorf("add-ons %+v", s.Addons)
+	}
+	if e := s.ControlPlane.Etcd; !e.Checked || len(e.Members) != 1 || e.Members[0].Name != cp.Etcd[0].Name ||
+		!e.Members[0].Reachable || !e.Members[0].Leader || e.Members[0].ClientURLs[0] != cp.Etcd[0].ClientURL {
+		t.Errorf("etcd members %+v, want the harness's member %s at %s", e, cp.Etcd[0].Name, cp.Etcd[0].ClientURL)
 	}
 	if len(s.Nodes) != 3 {
 		t.Errorf("nodes %+v", s.Nodes)

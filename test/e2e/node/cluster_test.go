@@ -19,7 +19,14 @@ import (
 func TestClusterStatusRealNode(t *testing.T) {
 	var s struct {
 		ControlPlane struct {
-			Readyz     struct{ OK bool }
+			Readyz struct{ OK bool }
+			Etcd   struct {
+				Checked bool
+				Members []struct {
+					Name              string
+					Reachable, Leader bool
+				}
+			}
 			Components []struct {
 				Name  string
 				Pods  []struct{ Ready bool }
@@ -45,6 +52,9 @@ func TestClusterStatusRealNode(t *testing.T) {
 	r := runJSON(t, &s, "cluster", "status", "--root", "/")
 	if !s.ControlPlane.Readyz.OK {
 		t.Errorf("readyz not ok")
+	}
+	if e := s.ControlPlane.Etcd; !e.Checked || len(e.Members) != 1 || e.Members[0].Name != env.node.NodeName || !e.Members[0].Reachable || !e.Members[0].Leader {
+		t.Errorf("etcd members %+v", e)
 	}
 	ok := false
 	for _, n := range s.Nodes {
