@@ -6,6 +6,7 @@ show kubectl clusterops staticpods diff --root "$CLUSTEROPS_ROOT" --node "$node"
 # Referenced certificate files are read under the node root.
 show kubectl clusterops staticpods inspect kube-apiserver --root "$CLUSTEROPS_ROOT"
 # Exit 2 here is truthful: the demo control plane has no scheduler or kubelet, so the CoreDNS and
-# kube-proxy pods stay Pending and no kube-scheduler holds a Lease.
-show kubectl clusterops cluster status
+# kube-proxy pods stay Pending and no kube-scheduler holds a Lease. --root adds the etcd members
+# (read with the API server's etcd client certificate) and the CNI configs of the node root.
+show kubectl clusterops cluster status --root "$CLUSTEROPS_ROOT"
 show kubectl clusterops cluster status -o jsonpath='{range .problems[*]}{.severity}: {.message}{"\n"}{end}'
