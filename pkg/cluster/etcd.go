@@ -22,11 +22,13 @@ type EtcdMember struct {
 	ClientURLs []string `json:"clientURLs"`
 	PeerURLs   []string `json:"peerURLs"`
 	Learner    bool     `json:"learner,omitempty"`
-	Reachable  bool     `json:"reachable"`
-	Leader     bool     `json:"leader,omitempty"`
-	Version    string   `json:"version,omitempty"`
-	DBSize     int64    `json:"dbSizeBytes,omitempty"`
-	Error      string   `json:"error,omitempty"`
+	// Reachable: the member answered a status request through one of the API server's
+	// --etcd-servers endpoints.
+	Reachable bool   `json:"reachable"`
+	Leader    bool   `json:"leader,omitempty"`
+	Version   string `json:"version,omitempty"`
+	DBSize    int64  `json:"dbSizeBytes,omitempty"`
+	Error     string `json:"error,omitempty"`
 }
 
 // EtcdStatus is the etcd section: members read from etcd itself with the API server's client
@@ -74,16 +76,31 @@ func (c *collector) etcd(ctx context.Context) {
 		c.problem(SeverityProblem, "controlPlane", "etcd: member list from %s failed: %s", strings.Join(e.Endpoints, ","), strings.Join(strings.Fields(err.Error()), " "))
 		return
 	}
+	// Each member's status is asked through the endpoints the API server itself uses: in a kubeadm
+	// cluster that is the local member. Other members are listed, not contacted.
+	type answer struct {
+		endpoint string
+		leader   uint64
+		version  string
+		dbSize   int64
+	}
+	byID := map[uint64]answer{}
+	failed := map[string]string{}
+	for _, ep := range e.Endpoints {
+		st, err := cli.Status(ctx, ep)
+		if err != nil {
+			failed[ep] = strings.Join(strings.Fields(err.Error()), " ")
+			c.problem(SeverityProblem, "controlPlane", "etcd: %s does not answer: %s", ep, failed[ep])
+			continue
+		}
+		byID[st.Header.MemberId] = answer{ep, st.Leader, st.Version, st.DbSize}
+	}
 	for _, m := range list.Members {
 		em := EtcdMember{Name: m.Name, ID: fmt.Sprintf("%x", m.ID), ClientURLs: m.ClientURLs, PeerURLs: m.PeerURLs, Learner: m.IsLearner}
-		if len(m.ClientURLs) > 0 {
-			st, err := cli.Status(ctx, m.ClientURLs[0])
-			if err != nil {
-				em.Error = strings.Join(strings.Fields(err.Error()), " ")
-				c.problem(SeverityProblem, "controlPlane", "etcd: member %s (%s) does not answer: %s", m.Name, m.ClientURLs[0], em.Error)
-			} else {
-				em.Reachable, em.Leader, em.Version, em.DBSize = true, st.Leader == m.ID, st.Version, st.DbSize
-			}
+		if a, ok := byID[m.ID]; ok {
+			em.Reachable, em.Leader, em.Version, em.DBSize = true, a.leader == m.ID, a.version, a.dbSize
+		} else {
+			em.Error = "not contacted: not behind the API server's --etcd-servers"
 		}
 		e.Members = append(e.Members, em)
 	}
