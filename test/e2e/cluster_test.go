@@ -13,6 +13,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/clusterops/kubectl-clusterops/test/e2e/harness"
@@ -213,9 +214,7 @@ func TestClusterStatusNetworking(t *testing.T) {
 		{Name: "worker-a", PodCIDRs: []string{"10.244.10.0/24"}},
 		{Name: "worker-b", PodCIDRs: []string{"10.244.10.128/25"}},
 	} {
-		if _, err := cp.AddNode(ctx, n); err != nil {
-			t.Fatal(err)
-		}
+		addNode(t, cp, n)
 	}
 	labels := map[string]string{"k8s-app": "calico-node"}
 	_, err := cp.Client.AppsV1().DaemonSets("kube-system").Create(ctx, &appsv1.DaemonSet{
@@ -297,4 +296,30 @@ func waitDaemonSetObserved(t *testing.T, cp *harness.ControlPlane, name string) 
 		time.Sleep(500 * time.Millisecond)
 	}
 	t.Fatalf("the DaemonSet controller did not count DaemonSet kube-system/%s within a minute", name)
+}
+
+// addNode is cp.AddNode, retried after deleting the half-made node when a controller modified the
+// new Node between AddNode's create and its status update (a conflict the harness does not retry).
+func addNode(t *testing.T, cp *harness.ControlPlane, spec harness.NodeSpec) {
+	t.Helper()
+	ctx := context.Background()
+	for attempt := 1; ; attempt++ {
+		_, err := cp.AddNode(ctx, spec)
+		if err == nil {
+			return
+		}
+		if attempt == 3 || !apierrors.IsConflict(err) {
+			t.Fatal(err)
+		}
+		t.Logf("AddNode %s: %v; retrying", spec.Name, err)
+		if err := cp.Client.CoreV1().Nodes().Delete(ctx, spec.Name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+			t.Fatal(err)
+		}
+		for {
+			if _, err := cp.Client.CoreV1().Nodes().Get(ctx, spec.Name, metav1.GetOptions{}); apierrors.IsNotFound(err) {
+				break
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+	}
 }
