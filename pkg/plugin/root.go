@@ -75,6 +75,8 @@ func NewCmdRoot(streams genericiooptions.IOStreams) *cobra.Command {
 		NewCmdUser(configFlags, streams),
 		NewCmdEtcd(configFlags, streams),
 		NewCmdUpgrade(configFlags, streams),
+		NewCmdStaticPods(configFlags, streams),
+		NewCmdCluster(configFlags, streams),
 	)
 	return cmd
 }

@@ -277,10 +277,3 @@ func quoteGroups(groups []string) string {
 	}
 	return strings.Join(out, ",")
 }
-
-func orDash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
-}

@@ -82,9 +82,7 @@ type membersJSON struct {
 func decode[T any](t *testing.T, r result) T {
 	t.Helper()
 	var v T
-	if err := json.Unmarshal([]byte(r.stdout), &v); err != nil {
-		t.Fatalf("not JSON (%v): %s", err, r.stdout)
-	}
+	decodeInto(t, r, &v)
 	return v
 }
 

@@ -6,6 +6,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"strings"
@@ -103,5 +104,13 @@ func oneLineError(t *testing.T, r result, want string) {
 	msg := strings.TrimSpace(r.stderr)
 	if r.code != 3 || !strings.Contains(msg, want) || strings.Contains(msg, "\n") {
 		t.Errorf("want exit 3 and one line containing %q, got exit %d: %q", want, r.code, msg)
+	}
+}
+
+// decodeInto parses a command's JSON stdout into v, or fails the test with its exit code and stderr.
+func decodeInto(t *testing.T, r result, v any) {
+	t.Helper()
+	if err := json.Unmarshal([]byte(r.stdout), v); err != nil {
+		t.Fatalf("not JSON (exit %d, stderr %q): %v\n%s", r.code, r.stderr, err, r.stdout)
 	}
 }

@@ -1,0 +1,59 @@
+package staticpods
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes/fake"
+)
+
+func TestInspect(t *testing.T) {
+	ctx := context.Background()
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	client := fake.NewClientset(
+		&corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "a"}}, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "b"}},
+		mirrorOf(basePod(), "a"), mirrorOf(basePod(), "b"),
+	)
+	var amb *ErrAmbiguousNode
+	if _, err := Inspect(ctx, client, InspectOptions{Component: "kube-scheduler", Root: t.TempDir()}, now); !errors.As(err, &amb) || len(amb.Nodes) != 2 {
+		t.Errorf("two nodes without --node: %v", err)
+	}
+	res, err := Inspect(ctx, client, InspectOptions{Component: "kube-scheduler", Node: "b", Root: t.TempDir()}, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Node != "b" || res.Source != "mirror pod kube-system/kube-scheduler-b" || len(res.Flags) != 3 ||
+		res.Flags[1].Name != "--kubeconfig" || len(res.Flags[1].Files) != 1 || res.Flags[1].Files[0].Kind != FileMissing {
+		t.Errorf("result %+v", res)
+	}
+	if len(res.HostPaths) != 1 || res.HostPaths[0].MountPath != "/etc/kubernetes/scheduler.conf" || !res.HostPaths[0].ReadOnly {
+		t.Errorf("hostPaths %+v", res.HostPaths)
+	}
+	if len(res.Ports) != 1 || res.Ports[0].Port != 10259 || !strings.Contains(res.Ports[0].Source, "livenessProbe") {
+		t.Errorf("ports %+v", res.Ports)
+	}
+
+	// No mirror pod: the manifest under the root.
+	root := t.TempDir()
+	dir := filepath.Join(root, ManifestsDir)
+	os.MkdirAll(dir, 0o755)
+	etcd := basePod()
+	etcd.Name, etcd.Labels = "etcd", nil
+	writePod(t, dir, "etcd.yaml", etcd)
+	res, err = Inspect(ctx, client, InspectOptions{Component: "etcd", Root: root}, now)
+	if err != nil || res.Source != "manifest /etc/kubernetes/manifests/etcd.yaml" {
+		t.Errorf("fallback: %+v, %v", res, err)
+	}
+	var nf *ErrComponentNotFound
+	if _, err := Inspect(ctx, client, InspectOptions{Component: "kube-nothing", Root: root}, now); !errors.As(err, &nf) ||
+		!strings.Contains(err.Error(), "static pods found: kube-scheduler") {
+		t.Errorf("unknown component: %v", err)
+	}
+}
