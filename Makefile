@@ -28,7 +28,7 @@ test-unit:
 	$(GO) test -count=1 ./...
 
 test-e2e: build upstream
-	$(GO) test -tags e2e -count=1 -timeout 45m ./test/e2e/...
+	$(GO) test -tags e2e -count=1 -timeout 45m ./test/e2e/... ./pkg/plugin/
 
 ## test-node: the real-node tier (kubeadm + kubelet + containerd on this host); needs CLUSTEROPS_E2E_NODE=1, root
 test-node: upstream

@@ -59,7 +59,7 @@ type KubectlPluginCompletionOptions struct {
 	Dir     string
 	Force   bool
 
-	goos     string                        // runtime.GOOS; tests set it
+	goos     string                       // runtime.GOOS; tests set it
 	lookPath func(string) (string, error) // exec.LookPath; tests replace it
 
 	genericiooptions.IOStreams
