@@ -158,7 +158,8 @@ func TestKrewReleasePath(t *testing.T) {
 	krewBin := filepath.Join(krewRoot, "bin")
 	// Only krew's bin folder and the upstream binaries: the plugin kubectl finds is krew's.
 	user := harness.CLI{Dirs: []string{krewBin, env.binDir, krewBins},
-		Env: []string{"KUBECONFIG=", "KREW_ROOT=" + krewRoot, "HOME=" + work}}
+		// KREW_NO_UPGRADE_CHECK: krew would otherwise ask api.github.com for its latest release.
+		Env: []string{"KUBECONFIG=", "KREW_ROOT=" + krewRoot, "HOME=" + work, "KREW_NO_UPGRADE_CHECK=1"}}
 	t.Run("krew install and kubectl clusterops version", func(t *testing.T) {
 		r := user.Run(t, nil, "krew", "install", "--manifest="+filepath.Join(distA, "plugins.yaml"),
 			"--archive="+filepath.Join(distA, "kubectl-clusterops_"+distVersion+"_linux_amd64.tar.gz"))
