@@ -150,8 +150,10 @@ func renderManifest(p index.Plugin) ([]byte, error) {
 		return nil, err
 	}
 	var out bytes.Buffer
-	out.WriteString("# Krew plugin manifest for kubectl clusterops, rendered by `make dist`\n")
-	out.WriteString("# (hack/krew-manifest) from the texts in the repository's plugins.yaml.\n")
+	out.WriteString("# Krew plugin manifest for kubectl clusterops. Edit the texts (descriptions,\n")
+	out.WriteString("# caveats, homepage) here; `make dist` (hack/krew-manifest) reads them with\n")
+	out.WriteString("# krew's types and renders dist/plugins.yaml with the version, URIs and\n")
+	out.WriteString("# sha256s; `make release-manifest VERSION=vX.Y.Z` copies that back here.\n")
 	out.Write(body)
 	return out.Bytes(), nil
 }
