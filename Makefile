@@ -7,7 +7,8 @@ BUILD_DATE ?= $(shell git log -1 --format=%cI 2>/dev/null || echo unknown)
 PKG := github.com/clusterops/kubectl-clusterops/pkg/plugin
 LDFLAGS := -s -w -X $(PKG).gitVersion=$(VERSION) -X $(PKG).gitCommit=$(COMMIT) -X $(PKG).buildDate=$(BUILD_DATE)
 
-.PHONY: all build install test test-unit test-e2e test-node lint upstream demo cluster node-up node-down clean
+.PHONY: all build install test test-unit test-e2e test-node lint upstream demo cluster node-up node-down clean \
+	dist release-manifest docs verify-docs
 
 all: build
 
@@ -27,7 +28,7 @@ test-unit:
 	$(GO) test -count=1 ./...
 
 test-e2e: build upstream
-	$(GO) test -tags e2e -count=1 -timeout 45m ./test/e2e/...
+	$(GO) test -tags e2e -count=1 -timeout 45m ./test/e2e/... ./pkg/plugin/
 
 ## test-node: the real-node tier (kubeadm + kubelet + containerd on this host); needs CLUSTEROPS_E2E_NODE=1, root
 test-node: upstream
@@ -54,6 +55,27 @@ demo: build
 ## cluster: start the e2e control plane for a person; prints the KUBECONFIG line
 cluster: upstream
 	$(GO) run ./test/e2e/cmd/devcluster
+
+## dist: reproducible release archives for linux/darwin/windows x amd64/arm64 and dist/plugins.yaml
+## (krew needs a semver: with no release tag the version is v0.0.0-<commit>; override with VERSION=v0.1.0)
+DIST ?= dist
+SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
+DIST_VERSION = $(shell v='$(VERSION)'; if [[ $$v =~ ^v[0-9]+\.[0-9]+\.[0-9]+(-[0-9A-Za-z.-]+)?$$ ]]; then echo "$$v"; else echo "v0.0.0-$${v//[^0-9A-Za-z.-]/-}"; fi)
+dist:
+	VERSION="$(DIST_VERSION)" COMMIT="$(COMMIT)" BUILD_DATE="$(BUILD_DATE)" SOURCE_DATE_EPOCH="$(SOURCE_DATE_EPOCH)" \
+		DIST="$(DIST)" $(if $(PLATFORMS),PLATFORMS="$(PLATFORMS)") hack/dist
+
+## release-manifest: make dist, then copy the rendered manifest to ./plugins.yaml (for a release commit)
+release-manifest: dist
+	cp $(DIST)/plugins.yaml plugins.yaml
+
+## docs: regenerate the command reference in docs/reference from the cobra tree
+docs:
+	$(GO) run ./hack/gendocs -dir docs/reference
+
+## verify-docs: fail when docs/reference is stale (hack/verify runs this check too)
+verify-docs:
+	hack/verify-docs
 
 clean:
 	rm -rf bin dist

@@ -17,17 +17,14 @@ const completionLong = `Print a shell completion script for kubectl-clusterops t
 
 Completion for "kubectl clusterops ..." (kubectl 1.26 or later):
   kubectl completes plugin commands by running an executable named
-  kubectl_complete-clusterops found on your PATH. Create it once:
+  kubectl_complete-clusterops found on your PATH. Install it once with
 
-    cat > ~/.local/bin/kubectl_complete-clusterops <<'EOF'
-    #!/usr/bin/env sh
-    kubectl clusterops __complete "$@"
-    EOF
-    chmod +x ~/.local/bin/kubectl_complete-clusterops
+    kubectl clusterops completion kubectl-plugin --install
 
-  (any directory on your PATH works), and make sure kubectl completion itself is
-  set up ("kubectl completion --help"). Context, cluster, user and namespace
-  names complete from your kubeconfig and the cluster.
+  (it goes next to kubectl-clusterops, e.g. $KREW_ROOT/bin; see
+  "kubectl clusterops completion kubectl-plugin --help"), and make sure kubectl
+  completion itself is set up ("kubectl completion --help"). Context, cluster,
+  user and namespace names complete from your kubeconfig and the cluster.
 
 Completion for the kubectl-clusterops binary itself:
 
@@ -57,7 +54,10 @@ const completionExample = `  # Load bash completion into the current shell
   kubectl clusterops completion zsh > "${fpath[1]}/_kubectl-clusterops"
 
   # Install fish completion permanently
-  kubectl clusterops completion fish > ~/.config/fish/completions/kubectl-clusterops.fish`
+  kubectl clusterops completion fish > ~/.config/fish/completions/kubectl-clusterops.fish
+
+  # Complete "kubectl clusterops ..." through kubectl 1.26 or later
+  kubectl clusterops completion kubectl-plugin --install`
 
 // CompletionOptions holds the arguments of `kubectl clusterops completion`.
 type CompletionOptions struct {
@@ -92,6 +92,7 @@ func NewCmdCompletion(streams genericiooptions.IOStreams) *cobra.Command {
 			return o.Run(cmd.Root())
 		},
 	}
+	cmd.AddCommand(NewCmdCompletionKubectlPlugin(streams))
 	return cmd
 }
 

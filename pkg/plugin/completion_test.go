@@ -81,7 +81,7 @@ func complete(t *testing.T, args ...string) []string {
 
 func TestCompleteShellNames(t *testing.T) {
 	isolate(t)
-	if got := complete(t, "completion", ""); !slices.Equal(got, []string{"bash", "zsh", "fish", "powershell"}) {
+	if got := complete(t, "completion", ""); !slices.Equal(got, []string{"kubectl-plugin", "bash", "zsh", "fish", "powershell"}) {
 		t.Errorf("got %v", got)
 	}
 }

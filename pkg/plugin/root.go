@@ -41,6 +41,15 @@ Exit codes:
   2  a check found a problem (expired, violated, unhealthy)
   3  the command could not run (bad input, unreachable or forbidden cluster)`
 
+const rootExample = `  # Show the plugin's version and the version of the cluster it talks to
+  kubectl clusterops version
+
+  # Use another kubeconfig context, as with any kubectl command
+  kubectl clusterops version --context prod
+
+  # Set up tab completion through kubectl (1.26 or later)
+  kubectl clusterops completion kubectl-plugin --install`
+
 // NewCmdRoot returns the root command with every subcommand attached. Each
 // call builds a fresh, independent command tree.
 //
@@ -53,6 +62,7 @@ func NewCmdRoot(streams genericiooptions.IOStreams) *cobra.Command {
 	cmd := newGroupCommand("kubectl-clusterops",
 		"Day-2 operations for kubeadm-style Kubernetes clusters", rootLong)
 	cmd.Annotations = map[string]string{cobra.CommandDisplayNameAnnotation: displayName}
+	cmd.Example = rootExample
 	cmd.SilenceUsage = true
 	cmd.SilenceErrors = true
 	// We ship our own `completion` command, with kubectl-plugin instructions.
