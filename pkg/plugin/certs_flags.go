@@ -30,6 +30,11 @@ explicitly): --cert-dir and --kubeconfig-dir are kubeadm's paths as seen from th
 // NewCmdCerts returns the `certs` command group.
 func NewCmdCerts(getter genericclioptions.RESTClientGetter, streams genericiooptions.IOStreams) *cobra.Command {
 	cmd := newGroupCommand("certs", "Check, renew and plan the rotation of the cluster's certificates", certsLong)
+	cmd.Example = `  # Every cert on this control-plane node and what the API server serves; exit 1 within 30 days
+  sudo kubectl clusterops certs check
+
+  # Renew kubeadm's leaf certs with a backup, then restart the static pods that load them
+  sudo kubectl clusterops certs renew all --root / --restart-static-pods`
 	cmd.AddCommand(
 		NewCmdCertsCheck(getter, streams),
 		NewCmdCertsRenew(getter, streams),

@@ -19,6 +19,8 @@ and networking.`
 // NewCmdCluster returns the `cluster` command group.
 func NewCmdCluster(getter genericclioptions.RESTClientGetter, streams genericiooptions.IOStreams) *cobra.Command {
 	cmd := newGroupCommand("cluster", "Architecture overview: control plane, nodes, add-ons, networking", clusterLong)
+	cmd.Example = `  # The architecture at a glance, with a problem summary; exit non-zero when unhealthy
+  kubectl clusterops cluster status`
 	cmd.AddCommand(NewCmdClusterStatus(getter, streams))
 	return cmd
 }

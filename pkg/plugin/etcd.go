@@ -116,9 +116,17 @@ func tlsReason(text string) string {
 // NewCmdEtcd returns the `etcd` command group.
 func NewCmdEtcd(getter genericclioptions.RESTClientGetter, streams genericiooptions.IOStreams) *cobra.Command {
 	cmd := newGroupCommand("etcd", "etcd snapshots (save, status, verify, restore, schedule) and member health", etcdLong)
+	cmd.Example = `  # On a control-plane node: a verified snapshot, connection details from the etcd manifest
+  sudo kubectl clusterops etcd snapshot save --dir /var/backups/etcd --keep 7
+
+  # Members, leader, db size and alarms
+  sudo kubectl clusterops etcd members`
 	root := "/"
 	cmd.PersistentFlags().StringVar(&root, "root", "/", "Root of the control-plane node's filesystem (its /etc/kubernetes); for a node mounted elsewhere.")
 	snapshot := newGroupCommand("snapshot", "Save, list, inspect, verify, restore and schedule etcd snapshots", etcdLong)
+	snapshot.Example = `  # Save, then check that the snapshot really restores
+  sudo kubectl clusterops etcd snapshot save /var/backups/etcd/before-upgrade.db
+  kubectl clusterops etcd snapshot verify /var/backups/etcd/before-upgrade.db`
 	snapshot.AddCommand(
 		newCmdSnapshotSave(getter, streams, &root),
 		newCmdSnapshotList(streams),

@@ -32,7 +32,10 @@ func newCmdSnapshotList(streams genericiooptions.IOStreams) *cobra.Command {
 
 Exit codes: 0 all verified; 1 a snapshot without sidecar; 2 a corrupt snapshot;
 3 could not run.`,
-		Example: `  kubectl clusterops etcd snapshot list /var/backups/etcd
+		Example: `  # The snapshots in a backup folder, with metadata and verification state
+  kubectl clusterops etcd snapshot list /var/backups/etcd
+
+  # Fast: compare sizes with the sidecars instead of hashing, as JSON
   kubectl clusterops etcd snapshot list /var/backups/etcd --quick -o json`,
 		Args: usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -100,7 +103,10 @@ under /registry by resource and namespace.
 
 Exit codes: 0 the snapshot is intact; 2 it is corrupt or does not match its sidecar;
 3 could not run (no such file).`,
-		Example: `  kubectl clusterops etcd snapshot status /var/backups/etcd/snap.db
+		Example: `  # Hash, revision, keys, size and version, like etcdutl snapshot status
+  kubectl clusterops etcd snapshot status /var/backups/etcd/snap.db
+
+  # What is inside: object counts under /registry, as JSON
   kubectl clusterops etcd snapshot status /var/backups/etcd/snap.db --contents -o json`,
 		Args: usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -154,7 +160,10 @@ func newCmdSnapshotVerify(streams genericiooptions.IOStreams) *cobra.Command {
 The temp dir is removed.
 
 Exit codes: 0 valid; 1 valid but without a sidecar; 2 invalid; 3 could not run.`,
-		Example: `  kubectl clusterops etcd snapshot verify /var/backups/etcd/snap.db
+		Example: `  # Check the hashes and restore into a temp dir (exit non-zero on any problem)
+  kubectl clusterops etcd snapshot verify /var/backups/etcd/snap.db
+
+  # Restore-test in a folder with room, JSON result
   kubectl clusterops etcd snapshot verify /var/backups/etcd/snap.db --tmp-dir /var/tmp -o json`,
 		Args: usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {

@@ -26,8 +26,16 @@ risky-permission audit, in one place.
 // NewCmdRBAC returns the `rbac` command group.
 func NewCmdRBAC(getter genericclioptions.RESTClientGetter, streams genericiooptions.IOStreams) *cobra.Command {
 	cmd := newGroupCommand("rbac", "Roles from templates, access matrix, who-can, explain and audit", rbacLong)
+	cmd.Example = `  # What may alice do in shop, verb by verb?
+  kubectl clusterops rbac matrix --as alice -n shop
+
+  # Risky permissions in the whole cluster
+  kubectl clusterops rbac audit`
 	tmpl := newGroupCommand("template", "List and show the built-in role templates",
 		"List the built-in role templates, or show one with its rules.")
+	tmpl.Example = `  # The templates, then the rules of one
+  kubectl clusterops rbac template list
+  kubectl clusterops rbac template show readonly`
 	tmpl.AddCommand(newCmdRBACTemplateList(streams), newCmdRBACTemplateShow(streams))
 	cmd.AddCommand(tmpl,
 		NewCmdRBACGrant(getter, streams),
@@ -51,7 +59,10 @@ func newCmdRBACTemplateList(streams genericiooptions.IOStreams) *cobra.Command {
 		Short: "List the built-in role templates",
 		Long: `List the built-in role templates with their scope and a description.
 None of them grants escalate, bind, impersonate or a "*" wildcard.`,
-		Example: `  kubectl clusterops rbac template list
+		Example: `  # The built-in templates
+  kubectl clusterops rbac template list
+
+  # As JSON
   kubectl clusterops rbac template list -o json`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -79,7 +90,10 @@ func newCmdRBACTemplateShow(streams genericiooptions.IOStreams) *cobra.Command {
 		Short: "Show a built-in role template and its rules",
 		Long: `Show one template: its description, default scope and rules. Resources are
 listed by name; 'rbac grant' finds their API groups through discovery.`,
-		Example: `  kubectl clusterops rbac template show readonly
+		Example: `  # The rules of one template
+  kubectl clusterops rbac template show readonly
+
+  # As YAML
   kubectl clusterops rbac template show developer -o yaml`,
 		Args: usageArgs(cobra.ExactArgs(1)),
 		ValidArgsFunction: func(*cobra.Command, []string, string) ([]cobra.Completion, cobra.ShellCompDirective) {

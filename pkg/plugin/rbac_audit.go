@@ -57,8 +57,13 @@ func NewCmdRBACAudit(getter genericclioptions.RESTClientGetter, streams generici
 		Use:   "audit",
 		Short: "Find risky permissions and broken bindings, with a severity",
 		Long:  auditLong,
-		Example: `  kubectl clusterops rbac audit
+		Example: `  # Risky permissions, high severity first
+  kubectl clusterops rbac audit
+
+  # For CI: exit 2 on medium or high findings
   kubectl clusterops rbac audit --fail-on medium -o json
+
+  # Only the names of objects with high findings
   kubectl clusterops rbac audit -o jsonpath='{range .findings[?(@.severity=="high")]}{.object.name}{"\n"}{end}'`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {

@@ -42,9 +42,16 @@ its namespace. The group system:masters is always allowed: it bypasses RBAC.
 
 Exit codes: 0 the list was printed (even if empty); 3 bad input, unknown resource,
 unreachable or forbidden cluster (you need list on roles, clusterroles and bindings).`,
-		Example: `  kubectl clusterops rbac who-can create pods/exec -n shop
+		Example: `  # Who may exec into pods in shop
+  kubectl clusterops rbac who-can create pods/exec -n shop
+
+  # Who may read secrets, bindings of every namespace included
   kubectl clusterops rbac who-can get secrets -A
+
+  # Who may change one named object
   kubectl clusterops rbac who-can update configmaps kubeadm-config -n kube-system
+
+  # A non-resource URL, as JSON
   kubectl clusterops rbac who-can get /metrics -o json`,
 		Args: usageArgs(cobra.RangeArgs(2, 3)),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -154,8 +161,13 @@ subject is in with --group. With -n NS only that namespace's RoleBindings (and e
 ClusterRoleBinding) are shown. Bindings that name a missing role are listed too.
 
 Exit codes: 0 printed; 3 bad input, unreachable or forbidden cluster.`,
-		Example: `  kubectl clusterops rbac explain alice
+		Example: `  # Every permission of alice, and the binding and rule that grant it
+  kubectl clusterops rbac explain alice
+
+  # The same for a service account
   kubectl clusterops rbac explain serviceaccount:kube-system:coredns
+
+  # bob with an extra group, in shop, as JSON
   kubectl clusterops rbac explain user:bob --group dev-team -n shop -o json`,
 		Args: usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {

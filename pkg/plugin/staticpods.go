@@ -29,6 +29,11 @@ pod, so the hash cannot be recomputed from a file.`
 // NewCmdStaticPods returns the `staticpods` command group.
 func NewCmdStaticPods(getter genericclioptions.RESTClientGetter, streams genericiooptions.IOStreams) *cobra.Command {
 	cmd := newGroupCommand("staticpods", "Static pod manifests vs mirror pods: drift and health", staticpodsLong)
+	cmd.Example = `  # The mirror pods of every control-plane node
+  kubectl clusterops staticpods list
+
+  # On a control-plane node: manifests against their mirror pods
+  sudo kubectl clusterops staticpods diff --root /`
 	cmd.AddCommand(
 		NewCmdStaticPodsList(getter, streams),
 		NewCmdStaticPodsDiff(getter, streams),

@@ -206,7 +206,10 @@ node's filesystem. Files that are not there are reported as missing.
 Exit codes: 0 shown; 1 a referenced certificate expires within 30 days; 2 a referenced
 certificate has expired; 3 could not run (unknown component or node, unreachable or forbidden
 cluster).`,
-		Example: `  kubectl clusterops staticpods inspect kube-apiserver
+		Example: `  # The API server's flags, with the expiry of every cert and key they name
+  kubectl clusterops staticpods inspect kube-apiserver
+
+  # etcd on another control-plane node, as JSON
   kubectl clusterops staticpods inspect etcd --node cp-2 -o json`,
 		Args: usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {

@@ -27,6 +27,11 @@ import (
 func NewCmdUpgrade(getter genericclioptions.RESTClientGetter, streams genericiooptions.IOStreams) *cobra.Command {
 	cmd := newGroupCommand("upgrade", "Plan a Kubernetes upgrade: versions, skew policy, path, removed APIs, drain blockers",
 		"Plan a Kubernetes upgrade of a kubeadm-style cluster. The commands only read the cluster.")
+	cmd.Example = `  # The path to the latest patch of the next minor, with every check
+  kubectl clusterops upgrade plan
+
+  # A runbook for a change ticket
+  kubectl clusterops upgrade plan -o markdown > upgrade-runbook.md`
 	cmd.AddCommand(NewCmdUpgradePlan(getter, streams))
 	return cmd
 }

@@ -26,6 +26,11 @@ func NewCmdUser(getter genericclioptions.RESTClientGetter, streams genericioopti
 through the certificates API (or by the cluster CA on a control-plane node), a kubeconfig with a
 context in their namespace, an RBAC binding, and a check with the new credentials of what they
 can really do. List the users the cluster knows, and remove their access.`)
+	cmd.Example = `  # Onboard team-readonly with read-only access to databases
+  kubectl clusterops user create team-readonly -n databases --role readonly
+
+  # Who has client certs or bindings?
+  kubectl clusterops user list`
 	cmd.AddCommand(NewCmdUserCreate(getter, streams), NewCmdUserList(getter, streams), NewCmdUserDelete(getter, streams))
 	return cmd
 }
