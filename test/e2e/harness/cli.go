@@ -37,6 +37,8 @@ func BuildPlugin(dir, version string) (string, error) {
 type CLI struct {
 	Dirs []string // searched first, in order
 	Env  []string // extra environment, e.g. KUBECONFIG=...
+	// Timeout ends a command that runs longer (default 3 minutes).
+	Timeout time.Duration
 }
 
 // Result is what one command run gave.
@@ -49,7 +51,11 @@ type Result struct {
 // only when the command cannot be started at all.
 func (c CLI) Run(t testing.TB, extraEnv []string, name string, args ...string) Result {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	timeout := c.Timeout
+	if timeout == 0 {
+		timeout = 3 * time.Minute
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	// exec.Command resolves the name with this process's PATH: resolve it with the test PATH.
 	bin := name

@@ -96,7 +96,10 @@ func TestCertsRenewAllRestartsStaticPods(t *testing.T) {
 		before[c] = string(pod.UID)
 	}
 	time.Sleep(1100 * time.Millisecond) // renewed certs start at a later second than the old ones
-	r := env.cli.Run(t, nil, "kubectl", "clusterops", "certs", "renew", "all", "--root", "/", "--restart-static-pods",
+	// Four static pods, one at a time, each away until the kubelet has stopped it: minutes.
+	slow := env.cli
+	slow.Timeout = 12 * time.Minute
+	r := slow.Run(t, nil, "kubectl", "clusterops", "certs", "renew", "all", "--root", "/", "--restart-static-pods",
 		"--node-name", env.node.NodeName, "--restart-timeout", "4m", "-o", "json")
 	if r.Code != 0 {
 		t.Fatalf("certs renew all: exit %d\n%s", r.Code, r.Stderr)

@@ -9,6 +9,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -56,4 +57,43 @@ func runMain(m *testing.M) int {
 	env.bin = bin
 	env.cli = harness.CLI{Dirs: []string{pluginDir, bin}, Env: []string{"KUBECONFIG=" + env.node.AdminKubeconfig}}
 	return m.Run()
+}
+
+// editSchedulerFlag adds --leader-elect-retry-period with a value unique to this run to
+// kube-scheduler.yaml (the kubelet must see a pod it has never run). When the test ends it
+// restores the original the safe way, checks that the original pod is back, and calls
+// afterRestore (if not nil). It returns the value and the mirror pod's config.hash before the edit.
+func editSchedulerFlag(t *testing.T, afterRestore func()) (value, oldHash string) {
+	t.Helper()
+	ctx := context.Background()
+	path := env.node.ManifestPath("kube-scheduler")
+	orig, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pod, err := env.node.MirrorPod(ctx, "kube-scheduler")
+	if err != nil {
+		t.Fatal(err)
+	}
+	oldHash = pod.Annotations["kubernetes.io/config.hash"]
+	value = fmt.Sprintf("2.%03ds", time.Now().UnixMilli()%1000)
+	edited := strings.Replace(string(orig), "- --leader-elect=true", "- --leader-elect=true\n    - --leader-elect-retry-period="+value, 1)
+	if edited == string(orig) {
+		t.Fatalf("kube-scheduler.yaml has no --leader-elect=true line to edit:\n%s", orig)
+	}
+	t.Cleanup(func() {
+		if err := env.node.RestoreManifest(context.Background(), "kube-scheduler", orig); err != nil {
+			t.Errorf("restoring kube-scheduler.yaml: %v", err)
+		}
+		if pod, err := env.node.MirrorPod(context.Background(), "kube-scheduler"); err != nil || pod.Annotations["kubernetes.io/config.hash"] != oldHash {
+			t.Errorf("after the restore the mirror pod is not the original (hash %s): %v", oldHash, err)
+		}
+		if afterRestore != nil {
+			afterRestore()
+		}
+	})
+	if err := harness.WriteFileAtomic(path, []byte(edited), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return value, oldHash
 }

@@ -5,7 +5,6 @@ package node
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"os"
 	"os/exec"
 	"strconv"
@@ -110,38 +109,13 @@ func containerPid(t *testing.T, id string) int {
 // the safe way gives the original pod back. Every node-level command test relies on these helpers.
 func TestRealNodeManifestEditRestartsThePod(t *testing.T) {
 	ctx := context.Background()
-	path := env.node.ManifestPath("kube-scheduler")
-	orig, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pod, err := env.node.MirrorPod(ctx, "kube-scheduler")
-	if err != nil {
-		t.Fatal(err)
-	}
-	oldHash := pod.Annotations["kubernetes.io/config.hash"]
-	// A value unique to this run: the kubelet must see a pod it has never run.
-	flag := fmt.Sprintf("--leader-elect-retry-period=2.%03ds", time.Now().UnixMilli()%1000)
-	edited := strings.Replace(string(orig), "- --leader-elect=true", "- --leader-elect=true\n    - "+flag, 1)
-	if edited == string(orig) {
-		t.Fatalf("kube-scheduler.yaml has no --leader-elect=true line to edit:\n%s", orig)
-	}
-	t.Cleanup(func() {
-		if err := env.node.RestoreManifest(context.Background(), "kube-scheduler", orig); err != nil {
-			t.Errorf("restoring kube-scheduler.yaml: %v", err)
-		}
-		if pod, err := env.node.MirrorPod(context.Background(), "kube-scheduler"); err != nil || pod.Annotations["kubernetes.io/config.hash"] != oldHash {
-			t.Errorf("after the restore the mirror pod is not the original (hash %s): %v", oldHash, err)
-		}
-	})
-	if err := harness.WriteFileAtomic(path, []byte(edited), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	value, oldHash := editSchedulerFlag(t, nil)
+	flag := "--leader-elect-retry-period=" + value
 	newHash, err := env.node.WaitMirrorHashChange(ctx, "kube-scheduler", oldHash, 3*time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}
-	pod, err = env.node.MirrorPod(ctx, "kube-scheduler")
+	pod, err := env.node.MirrorPod(ctx, "kube-scheduler")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,8 +5,6 @@ package node
 import (
 	"context"
 	"encoding/json"
-	"fmt"
-	"os"
 	"strings"
 	"syscall"
 	"testing"
@@ -79,32 +77,11 @@ func TestStaticPodsDiffRealNode(t *testing.T) {
 	if r, d := diffRealNode(t); r.Code != 0 || d.Summary.InSync != 4 {
 		t.Fatalf("fresh node: exit %d, %+v", r.Code, d)
 	}
-	path := env.node.ManifestPath("kube-scheduler")
-	orig, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pod, err := env.node.MirrorPod(ctx, "kube-scheduler")
-	if err != nil {
-		t.Fatal(err)
-	}
-	oldHash := pod.Annotations["kubernetes.io/config.hash"]
-	value := fmt.Sprintf("2.%03ds", time.Now().UnixMilli()%1000) // unique per run
-	edited := strings.Replace(string(orig), "- --leader-elect=true", "- --leader-elect=true\n    - --leader-elect-retry-period="+value, 1)
-	if edited == string(orig) {
-		t.Fatalf("kube-scheduler.yaml has no --leader-elect=true line:\n%s", orig)
-	}
-	t.Cleanup(func() {
-		if err := env.node.RestoreManifest(context.Background(), "kube-scheduler", orig); err != nil {
-			t.Errorf("restoring kube-scheduler.yaml: %v", err)
-		}
+	value, oldHash := editSchedulerFlag(t, func() {
 		if r, d := diffRealNode(t); r.Code != 0 {
 			t.Errorf("after the restore: exit %d, %+v", r.Code, d)
 		}
 	})
-	if err := harness.WriteFileAtomic(path, []byte(edited), 0o600); err != nil {
-		t.Fatal(err)
-	}
 	r, d := diffRealNode(t)
 	// The kubelet needs seconds to restart the pod: until then the mirror pod is the old one.
 	if p, err := env.node.MirrorPod(ctx, "kube-scheduler"); err == nil && p.Annotations["kubernetes.io/config.hash"] == oldHash {

@@ -40,12 +40,16 @@ func TestEtcdSnapshotRestoreLoopOnTheRealNode(t *testing.T) {
 	if r.Code != 0 {
 		t.Fatalf("etcd snapshot save with no flags: exit %d\n%s", r.Code, r.Stderr)
 	}
-	var meta struct {
-		SHA256   string `json:"sha256"`
-		Revision int64  `json:"revision"`
-		Endpoint string `json:"endpoint"`
+	var saved struct {
+		Metadata struct {
+			SHA256   string `json:"sha256"`
+			Revision int64  `json:"revision"`
+			Endpoint string `json:"endpoint"`
+		} `json:"metadata"`
 	}
-	if err := json.Unmarshal([]byte(r.Stdout), &meta); err != nil || meta.SHA256 == "" || meta.Revision == 0 {
+	err := json.Unmarshal([]byte(r.Stdout), &saved)
+	meta := saved.Metadata
+	if err != nil || meta.SHA256 == "" || meta.Revision == 0 {
 		t.Fatalf("save -o json: %v\n%s", err, r.Stdout)
 	}
 	if _, err := os.Stat(snap + ".json"); err != nil {
