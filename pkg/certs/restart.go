@@ -16,6 +16,16 @@ import (
 type MirrorPodState struct {
 	UID  string
 	Hash string
+	// ContainerID is the running container's ID. While the API server or etcd is down the kubelet
+	// cannot replace their mirror pods, so a restart of those shows only as a new container.
+	ContainerID string
+}
+
+// restartedSince says whether st shows a restart since old: a new mirror pod, a new config.hash,
+// or a new running container.
+func (st MirrorPodState) restartedSince(old MirrorPodState) bool {
+	return st.UID != "" && (st.UID != old.UID || st.Hash != old.Hash ||
+		(st.ContainerID != "" && st.ContainerID != old.ContainerID))
 }
 
 // MirrorPods looks up the mirror pod of a static pod on this node. found is false when there is
@@ -51,7 +61,10 @@ type RestartedPod struct {
 	NewUID    string `json:"newUID,omitempty"`
 	OldHash   string `json:"oldHash,omitempty"`
 	NewHash   string `json:"newHash,omitempty"`
-	Note      string `json:"note,omitempty"`
+	// OldContainerID and NewContainerID are the running containers before and after.
+	OldContainerID string `json:"oldContainerID,omitempty"`
+	NewContainerID string `json:"newContainerID,omitempty"`
+	Note           string `json:"note,omitempty"`
 }
 
 // RestartStaticPods restarts the given static pods one at a time, the way kubeadm does during an
@@ -87,7 +100,7 @@ func RestartStaticPods(ctx context.Context, l Layout, components []string, opts 
 		if opts.Mirror != nil {
 			st, found, err := opts.Mirror.MirrorPod(ctx, component)
 			if err == nil && found {
-				watch, rp.OldUID, rp.OldHash = true, st.UID, st.Hash
+				watch, rp.OldUID, rp.OldHash, rp.OldContainerID = true, st.UID, st.Hash, st.ContainerID
 			}
 		}
 		progress("restarting %s: moving %s out of the manifests dir", component, rp.Manifest)
@@ -106,12 +119,12 @@ func RestartStaticPods(ctx context.Context, l Layout, components []string, opts 
 			return done, waitErr
 		}
 		if watch {
-			st, err := waitNewMirrorPod(ctx, opts, component, MirrorPodState{UID: rp.OldUID, Hash: rp.OldHash})
+			st, err := waitNewMirrorPod(ctx, opts, component, MirrorPodState{UID: rp.OldUID, Hash: rp.OldHash, ContainerID: rp.OldContainerID})
 			if err != nil {
 				return append(done, rp), err
 			}
-			rp.NewUID, rp.NewHash = st.UID, st.Hash
-			rp.Confirmed = st.UID != "" && (st.UID != rp.OldUID || st.Hash != rp.OldHash)
+			rp.NewUID, rp.NewHash, rp.NewContainerID = st.UID, st.Hash, st.ContainerID
+			rp.Confirmed = st.restartedSince(MirrorPodState{UID: rp.OldUID, Hash: rp.OldHash, ContainerID: rp.OldContainerID})
 			if !rp.Confirmed {
 				rp.Note = fmt.Sprintf("no new mirror pod within %s; check the kubelet on this node", opts.Timeout)
 			}
@@ -147,7 +160,7 @@ func waitNewMirrorPod(ctx context.Context, opts RestartOptions, component string
 		st, found, err := opts.Mirror.MirrorPod(ctx, component)
 		if err == nil && found {
 			last = st
-			if st != old {
+			if st.restartedSince(old) {
 				return st, nil
 			}
 		}

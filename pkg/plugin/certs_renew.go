@@ -274,5 +274,9 @@ func (m *mirrorPods) MirrorPod(ctx context.Context, component string) (certs.Mir
 	if _, ok := pod.Annotations["kubernetes.io/config.mirror"]; !ok {
 		return certs.MirrorPodState{}, false, nil
 	}
-	return certs.MirrorPodState{UID: string(pod.UID), Hash: pod.Annotations["kubernetes.io/config.hash"]}, true, nil
+	st := certs.MirrorPodState{UID: string(pod.UID), Hash: pod.Annotations["kubernetes.io/config.hash"]}
+	if cs := pod.Status.ContainerStatuses; len(cs) > 0 && cs[0].State.Running != nil {
+		st.ContainerID = cs[0].ContainerID
+	}
+	return st, true, nil
 }

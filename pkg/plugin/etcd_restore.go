@@ -23,6 +23,7 @@ type SnapshotRestoreOptions struct {
 	Token          string
 	UpdateManifest bool
 	DryRun         bool
+	BumpRevision   uint64
 
 	root   string
 	output *outputFlags
@@ -79,6 +80,7 @@ bad flags).`,
 	cmd.Flags().StringVar(&o.Token, "initial-cluster-token", "", "Initial cluster token. Default: the manifest's, or etcd's default \"etcd-cluster\".")
 	cmd.Flags().BoolVar(&o.UpdateManifest, "update-manifest", false, "Point <root>/etc/kubernetes/manifests/etcd.yaml at the new data dir (keeps a backup).")
 	cmd.Flags().BoolVar(&o.DryRun, "dry-run", false, "Check the snapshot and the target; write nothing.")
+	cmd.Flags().Uint64Var(&o.BumpRevision, "bump-revision", 1000000000, "Raise the restored revision by this much and mark it compacted, so API server caches and watchers see the restore (as the Kubernetes docs advise); 0 keeps the snapshot's revision.")
 	o.output.addFlags(cmd)
 	return cmd
 }
@@ -134,7 +136,8 @@ func (o *SnapshotRestoreOptions) Run(file string) error {
 	} else {
 		var err error
 		res, err = backup.Restore(backup.RestoreOptions{Snapshot: file, DataDir: o.DataDir, Name: o.Name,
-			InitialCluster: o.InitialCluster, PeerURLs: o.PeerURLs, InitialClusterToken: o.Token})
+			InitialCluster: o.InitialCluster, PeerURLs: o.PeerURLs, InitialClusterToken: o.Token,
+			RevisionBump: o.BumpRevision})
 		if err != nil {
 			return snapshotError(err)
 		}
