@@ -14,7 +14,7 @@ go build -o "$work/kubectl-clusterops" ./cmd/kubectl-clusterops
 root=$work/root
 mkdir -p "$root"
 # kubeadm insists on a non-loopback advertise address; nothing listens on it here.
-ip=$(ip -4 route get 192.0.2.1 2>/dev/null | awk '{for (i = 1; i <= NF; i++) if ($i == "src") print $(i + 1)}')
+ip=$(ip -4 -o addr show "$(ip -4 route show default | awk '{print $5; exit}')" 2>/dev/null | awk '{print $4}' | cut -d/ -f1 | head -n 1)
 cat >"$root/kubeadm.yaml" <<YAML
 apiVersion: kubeadm.k8s.io/v1beta4
 kind: InitConfiguration
