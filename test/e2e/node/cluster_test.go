@@ -9,6 +9,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/clusterops/kubectl-clusterops/test/e2e/harness"
 )
@@ -114,11 +115,22 @@ func waitControlPlaneReady(t *testing.T) {
 				break
 			}
 		}
+		// A component restarted by an earlier test is Ready before it holds its leader Lease again.
+		for _, c := range []string{"kube-controller-manager", "kube-scheduler"} {
+			if notReady != "" {
+				break
+			}
+			lease, err := env.node.Client.CoordinationV1().Leases("kube-system").Get(context.Background(), c, metav1.GetOptions{})
+			if err != nil || lease.Spec.RenewTime == nil || lease.Spec.LeaseDurationSeconds == nil ||
+				time.Since(lease.Spec.RenewTime.Time) > time.Duration(*lease.Spec.LeaseDurationSeconds)*time.Second {
+				notReady = c + " (leader Lease)"
+			}
+		}
 		if notReady == "" {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("mirror pod of %s not Ready after 3 minutes", notReady)
+			t.Fatalf("%s not Ready after 3 minutes", notReady)
 		}
 		time.Sleep(time.Second)
 	}
