@@ -131,7 +131,7 @@ func TestStaticPodsListShowsARestartRealNode(t *testing.T) {
 	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 		t.Fatalf("kill %d: %v", pid, err)
 	}
-	deadline := time.Now().Add(3 * time.Minute)
+	deadline := time.Now().Add(6 * time.Minute) // the kubelet's crash back-off caps at 5 minutes
 	for time.Now().Before(deadline) {
 		pod, err = env.node.MirrorPod(ctx, "kube-scheduler")
 		if err == nil && len(pod.Status.ContainerStatuses) > 0 && pod.Status.ContainerStatuses[0].RestartCount > before {
