@@ -1,6 +1,8 @@
 package certs
 
 import (
+	"github.com/clusterops/kubectl-clusterops/internal/atomicfile"
+
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -32,7 +34,7 @@ func Backup(l Layout, dir string) (string, error) {
 		return "", err
 	}
 	if err := os.MkdirAll(partial, 0o700); err != nil {
-		return "", writeError(partial, err)
+		return "", atomicfile.Error(partial, err)
 	}
 	files, err := backupSources(l)
 	if err != nil {
@@ -50,7 +52,7 @@ func Backup(l Layout, dir string) (string, error) {
 		sums = append(sums, sum+"  "+filepath.ToSlash(rel))
 	}
 	sort.Strings(sums)
-	if err := WriteFileAtomic(filepath.Join(partial, ManifestFile), []byte(strings.Join(sums, "\n")+"\n"), 0o600); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(partial, ManifestFile), []byte(strings.Join(sums, "\n")+"\n"), 0o600); err != nil {
 		os.RemoveAll(partial)
 		return "", err
 	}
@@ -62,7 +64,7 @@ func Backup(l Layout, dir string) (string, error) {
 		os.RemoveAll(partial)
 		return "", fmt.Errorf("finishing the backup %s: %w", final, err)
 	}
-	return final, SyncDir(filepath.Dir(final))
+	return final, atomicfile.SyncDir(filepath.Dir(final))
 }
 
 // backupSources lists every regular file of the cert dir (without leftovers of interrupted writes)
@@ -107,22 +109,22 @@ func copyFileSynced(src, dst string) (string, error) {
 		return "", err
 	}
 	if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
-		return "", writeError(dst, err)
+		return "", atomicfile.Error(dst, err)
 	}
 	f, err := os.OpenFile(dst, os.O_CREATE|os.O_EXCL|os.O_WRONLY, st.Mode().Perm())
 	if err != nil {
-		return "", writeError(dst, err)
+		return "", atomicfile.Error(dst, err)
 	}
 	if _, err := f.Write(data); err != nil {
 		f.Close()
-		return "", writeError(dst, err)
+		return "", atomicfile.Error(dst, err)
 	}
 	if err := f.Sync(); err != nil {
 		f.Close()
-		return "", writeError(dst, err)
+		return "", atomicfile.Error(dst, err)
 	}
 	if err := f.Close(); err != nil {
-		return "", writeError(dst, err)
+		return "", atomicfile.Error(dst, err)
 	}
 	sum := sha256.Sum256(data)
 	return hex.EncodeToString(sum[:]), nil
@@ -134,7 +136,7 @@ func syncTree(root string) error {
 			return err
 		}
 		if d.IsDir() {
-			return SyncDir(path)
+			return atomicfile.SyncDir(path)
 		}
 		return nil
 	})
@@ -214,7 +216,7 @@ func RecoverInterrupted(l Layout) error {
 		if err := os.Rename(crtNew, base+".crt"); err != nil {
 			return err
 		}
-		if err := SyncDir(filepath.Dir(base)); err != nil {
+		if err := atomicfile.SyncDir(filepath.Dir(base)); err != nil {
 			return err
 		}
 	}

@@ -2,7 +2,7 @@
 // PEM, CSR and signing helpers that other packages (pkg/users) reuse:
 //
 //	GenerateKey(RSA2048|RSA4096|ECDSAP256, nil)      a new private key (ParseKeyType for flags)
-//	WritePrivateKeyFile(path, key)                   PEM, mode 0600, atomic (WriteFileAtomic)
+//	WritePrivateKeyFile(path, key)                   PEM, mode 0600, atomic (internal/atomicfile)
 //	EncodePrivateKeyPEM / ParsePrivateKeyPEM         kubeadm's PEM encodings (PKCS#1, SEC 1, PKCS#8)
 //	EncodeCertPEM / ParseCertsPEM                    certificates
 //	CreateCSR(key, subject, dns, ips) / ParseCSRPEM  certificate requests

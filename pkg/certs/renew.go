@@ -1,6 +1,8 @@
 package certs
 
 import (
+	"github.com/clusterops/kubectl-clusterops/internal/atomicfile"
+
 	"crypto"
 	"crypto/x509"
 	"errors"
@@ -290,17 +292,17 @@ func (p *pending) write() error {
 		if err != nil {
 			return err
 		}
-		return WriteFileAtomic(p.certPath, data, p.mode)
+		return atomicfile.WriteFile(p.certPath, data, p.mode)
 	}
 	if !p.newKey {
-		return WriteFileAtomic(p.certPath, certPEM, p.mode)
+		return atomicfile.WriteFile(p.certPath, certPEM, p.mode)
 	}
 	// A new key and its cert are two files: both are written beside the old ones first; a crash
 	// between the two renames leaves a .clusterops-new cert that RecoverInterrupted puts in place.
 	if err := WritePrivateKeyFile(p.keyPath+newSuffix, p.key); err != nil {
 		return err
 	}
-	if err := WriteFileAtomic(p.certPath+newSuffix, certPEM, p.mode); err != nil {
+	if err := atomicfile.WriteFile(p.certPath+newSuffix, certPEM, p.mode); err != nil {
 		os.Remove(p.keyPath + newSuffix)
 		return err
 	}
@@ -310,7 +312,7 @@ func (p *pending) write() error {
 	if err := os.Rename(p.certPath+newSuffix, p.certPath); err != nil {
 		return err
 	}
-	return SyncDir(filepath.Dir(p.certPath))
+	return atomicfile.SyncDir(filepath.Dir(p.certPath))
 }
 
 func writeCSRs(dir string, plan []*pending) error {
@@ -318,7 +320,7 @@ func writeCSRs(dir string, plan []*pending) error {
 		return fmt.Errorf("creating %s: %w", dir, err)
 	}
 	for _, p := range plan {
-		if err := WriteFileAtomic(filepath.Join(dir, p.spec.Name+".csr"), p.csrPEM, 0o644); err != nil {
+		if err := atomicfile.WriteFile(filepath.Join(dir, p.spec.Name+".csr"), p.csrPEM, 0o644); err != nil {
 			return err
 		}
 		if p.newKey {

@@ -1,6 +1,8 @@
 package certs
 
 import (
+	"github.com/clusterops/kubectl-clusterops/internal/atomicfile"
+
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"math/big"
@@ -101,7 +103,7 @@ func TestRecoverInterrupted(t *testing.T) {
 		key, _ := GenerateKey(RSA2048, nil)
 		cert, _ := RenewCert(old[0], ca[0], caKey, key.Public(), t0, 0)
 		WritePrivateKeyFile(filepath.Join(pki, "apiserver.key"+newSuffix), key)
-		WriteFileAtomic(filepath.Join(pki, "apiserver.crt"+newSuffix), EncodeCertPEM(cert), 0o644)
+		atomicfile.WriteFile(filepath.Join(pki, "apiserver.crt"+newSuffix), EncodeCertPEM(cert), 0o644)
 		switch stage {
 		case "key renamed":
 			os.Rename(filepath.Join(pki, "apiserver.key"+newSuffix), filepath.Join(pki, "apiserver.key"))

@@ -1,6 +1,8 @@
 package certs
 
 import (
+	"github.com/clusterops/kubectl-clusterops/internal/atomicfile"
+
 	"context"
 	"errors"
 	"fmt"
@@ -81,7 +83,7 @@ func RestartStaticPods(ctx context.Context, l Layout, components []string, opts 
 	}
 	away := parkDir(l)
 	if err := os.MkdirAll(away, 0o700); err != nil {
-		return nil, writeError(away, err)
+		return nil, atomicfile.Error(away, err)
 	}
 	if err := RestoreParkedManifests(l); err != nil {
 		return nil, err
@@ -112,7 +114,7 @@ func RestartStaticPods(ctx context.Context, l Layout, components []string, opts 
 		if err := os.Rename(parked, manifest); err != nil {
 			return done, fmt.Errorf("moving %s back from %s: %w; move it back by hand", rp.Manifest, l.displayPath(parked), err)
 		}
-		if err := SyncDir(l.ManifestsDir()); err != nil {
+		if err := atomicfile.SyncDir(l.ManifestsDir()); err != nil {
 			return done, err
 		}
 		if waitErr != nil {
@@ -187,7 +189,7 @@ func RestoreParkedManifests(l Layout) error {
 		}
 	}
 	if len(parked) > 0 {
-		return SyncDir(l.ManifestsDir())
+		return atomicfile.SyncDir(l.ManifestsDir())
 	}
 	return nil
 }

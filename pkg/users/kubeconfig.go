@@ -1,6 +1,8 @@
 package users
 
 import (
+	"github.com/clusterops/kubectl-clusterops/internal/atomicfile"
+
 	"errors"
 	"fmt"
 	"io/fs"
@@ -85,7 +87,7 @@ func WriteStandalone(path string, cfg *clientcmdapi.Config, overwrite bool) erro
 	if err != nil {
 		return err
 	}
-	return certs.WriteFileAtomic(path, data, 0o600)
+	return atomicfile.WriteFile(path, data, 0o600)
 }
 
 // CheckMerge refuses a merge that would replace an existing user or context entry (unless
@@ -215,7 +217,7 @@ func editKubeconfig(path string, edit func(doc map[string]any) error) error {
 	if _, err := clientcmd.Load(out); err != nil { // never write a file clientcmd cannot read
 		return fmt.Errorf("internal error: the edited kubeconfig does not parse (%v); %s was not changed", err, path)
 	}
-	return certs.WriteFileAtomic(path, out, st.Mode().Perm())
+	return atomicfile.WriteFile(path, out, st.Mode().Perm())
 }
 
 func toGeneric(cfg *clientcmdapi.Config) (map[string]any, error) {
