@@ -109,24 +109,6 @@ func Create(path string) (*File, error) {
 	return &File{File: tmp, Path: path}, nil
 }
 
-func (f *File) keepOwner() error {
-	fi, err := os.Stat(f.Path)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	st, ok := fi.Sys().(*syscall.Stat_t)
-	if !ok {
-		return nil
-	}
-	if err := f.Chown(int(st.Uid), int(st.Gid)); err != nil && !errors.Is(err, syscall.EPERM) {
-		return err
-	}
-	return nil
-}
-
 // Commit fsyncs the temp file, renames it to Path and fsyncs the directory. On error the temp
 // file is removed and Path is left as it was (unless only the directory fsync failed).
 func (f *File) Commit() error {
