@@ -4,7 +4,7 @@ GO ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo v0.0.0-dev)
 COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 BUILD_DATE ?= $(shell git log -1 --format=%cI 2>/dev/null || echo unknown)
-PKG := github.com/clusterops/kubectl-clusterops/pkg/plugin
+PKG := github.com/clusterops/kubectl-clusterops/pkg/plugin/cmdutil
 LDFLAGS := -s -w -X $(PKG).gitVersion=$(VERSION) -X $(PKG).gitCommit=$(COMMIT) -X $(PKG).buildDate=$(BUILD_DATE)
 
 .PHONY: all build install test test-unit test-e2e test-node lint upstream demo cluster node-up node-down clean \
@@ -28,7 +28,7 @@ test-unit:
 	$(GO) test -count=1 ./...
 
 test-e2e: build upstream
-	$(GO) test -tags e2e -count=1 -timeout 45m ./test/e2e/... ./pkg/plugin/
+	$(GO) test -tags e2e -count=1 -timeout 45m ./test/e2e/... ./pkg/plugin/...
 
 ## test-node: the real-node tier (kubeadm + kubelet + containerd on this host); needs CLUSTEROPS_E2E_NODE=1, root
 test-node: upstream

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/clusterops/kubectl-clusterops/internal/atomicfile"
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/yaml"
 )
@@ -75,10 +76,10 @@ func PointManifestAt(root, dataDir string, now time.Time) (*ManifestUpdate, erro
 		return nil, fmt.Errorf("cannot create the manifest backup dir: %w", err)
 	}
 	backup := filepath.Join(backupDir, "etcd.yaml")
-	if err := WriteFileAtomic(backup, orig, st.Mode().Perm()); err != nil {
+	if err := atomicfile.WriteFile(backup, orig, st.Mode().Perm()); err != nil {
 		return nil, err
 	}
-	if err := WriteFileAtomic(path, data, st.Mode().Perm()); err != nil {
+	if err := atomicfile.WriteFile(path, data, st.Mode().Perm()); err != nil {
 		return nil, err
 	}
 	return &ManifestUpdate{Path: path, Backup: backup, OldDataDir: oldDir, NewDataDir: newDir}, nil

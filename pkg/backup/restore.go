@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/clusterops/kubectl-clusterops/internal/atomicfile"
 	"go.etcd.io/etcd/etcdutl/v3/snapshot"
 	"go.uber.org/zap"
 )
@@ -126,7 +127,9 @@ func Restore(opts RestoreOptions) (*Restored, error) {
 		os.RemoveAll(tmp)
 		return nil, err
 	}
-	syncDir(filepath.Dir(dataDir))
+	if err := atomicfile.SyncDir(filepath.Dir(dataDir)); err != nil {
+		return nil, err
+	}
 	return &Restored{
 		Snapshot: opts.Snapshot, DataDir: dataDir, Name: opts.Name, InitialCluster: opts.InitialCluster,
 		PeerURLs: opts.PeerURLs, Revision: st.Revision, TotalKey: st.TotalKey,

@@ -9,14 +9,20 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
-	"syscall"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/server/v3/storage/mvcc"
 	"go.etcd.io/etcd/server/v3/storage/schema"
+	"golang.org/x/time/rate"
+
+	"github.com/clusterops/kubectl-clusterops/internal/atomicfile"
 )
+
+// ErrStreamBroken is wrapped when the snapshot stream from the member ended with an error
+// before etcd's trailing checksum arrived (the member died, restarted or became unreachable).
+var ErrStreamBroken = errors.New("the snapshot stream broke")
 
 // SnapshotSource streams a snapshot: the Maintenance API of a client connected to exactly one member.
 type SnapshotSource interface {
@@ -112,7 +118,7 @@ func Save(ctx context.Context, src SnapshotSource, opts SaveOptions) (meta *Meta
 		return nil, writeError(part, werr)
 	}
 	if rerr != nil {
-		return nil, fmt.Errorf("the snapshot stream broke after %d bytes: %w", written, rerr)
+		return nil, fmt.Errorf("%w after %d bytes: %w", ErrStreamBroken, written, rerr)
 	}
 	d, err := hw.digests()
 	if err != nil {
@@ -151,25 +157,19 @@ func Save(ctx context.Context, src SnapshotSource, opts SaveOptions) (meta *Meta
 		os.Remove(opts.Path)
 		return nil, err
 	}
-	syncDir(filepath.Dir(opts.Path))
+	if err := atomicfile.SyncDir(filepath.Dir(opts.Path)); err != nil {
+		return nil, err
+	}
 	return &m, nil
 }
 
+// writeError is atomicfile's error for path, with what to do when the disk is full.
 func writeError(path string, err error) error {
-	if errors.Is(err, syscall.ENOSPC) {
-		return fmt.Errorf("the disk is full writing %s: free space or choose another --dir; no snapshot was written", path)
+	err = atomicfile.Error(path, err)
+	if errors.Is(err, atomicfile.ErrDiskFull) {
+		return fmt.Errorf("%w writing %s: free space or choose another --dir; no snapshot was written", atomicfile.ErrDiskFull, path)
 	}
-	return fmt.Errorf("cannot write %s: %w", path, err)
-}
-
-func throttle(ctx context.Context, clock func() time.Time, start time.Time, written, rate int64) {
-	want := time.Duration(float64(written) / float64(rate) * float64(time.Second))
-	if d := want - clock().Sub(start); d > 0 {
-		select {
-		case <-ctx.Done():
-		case <-time.After(d):
-		}
-	}
+	return err
 }
 
 // writeSidecar writes FILE.json atomically.
@@ -178,7 +178,7 @@ func writeSidecar(path string, m *Metadata) error {
 	if err != nil {
 		return err
 	}
-	return WriteFileAtomic(SidecarPath(path), append(data, '\n'), 0o600)
+	return writeError(SidecarPath(path), atomicfile.WriteFile(SidecarPath(path), append(data, '\n'), 0o600))
 }
 
 // ReadSidecar reads FILE.json of a snapshot; os.ErrNotExist when there is none.
@@ -192,49 +192,6 @@ func ReadSidecar(path string) (*Metadata, error) {
 		return nil, fmt.Errorf("%s is not a snapshot sidecar: %w", SidecarPath(path), err)
 	}
 	return &m, nil
-}
-
-// WriteFileAtomic writes data to a temp file in the same directory (a hidden name, so that a
-// kubelet watching a manifest dir ignores it), fsyncs it and renames it over path.
-func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("cannot write in %s: %w", dir, err)
-	}
-	name := tmp.Name()
-	ok := false
-	defer func() {
-		if !ok {
-			tmp.Close()
-			os.Remove(name)
-		}
-	}()
-	if _, err := tmp.Write(data); err != nil {
-		return writeError(name, err)
-	}
-	if err := tmp.Chmod(perm); err != nil {
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		return writeError(name, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return writeError(name, err)
-	}
-	if err := os.Rename(name, path); err != nil {
-		return err
-	}
-	ok = true
-	syncDir(dir)
-	return nil
-}
-
-func syncDir(dir string) {
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
-	}
 }
 
 // readRevision reads the latest revision and storage version of a snapshot (or db) file by
@@ -312,8 +269,10 @@ func pipeline(ctx context.Context, cancel context.CancelFunc, r io.Reader, f *os
 	// With a rate limit, read small pieces so that gRPC flow control holds the member back
 	// (a large read would pull everything the transport window allows at once).
 	readSize := chunkSize
+	var limiter *rate.Limiter
 	if opts.MaxRate > 0 {
 		readSize = int(min(max(opts.MaxRate/8, 32<<10), chunkSize))
+		limiter = rate.NewLimiter(rate.Limit(opts.MaxRate), readSize)
 	}
 	for {
 		buf := <-free
@@ -324,8 +283,8 @@ func pipeline(ctx context.Context, cancel context.CancelFunc, r io.Reader, f *os
 			if opts.Progress != nil {
 				opts.Progress(written)
 			}
-			if opts.MaxRate > 0 {
-				throttle(ctx, opts.Clock, start, written, opts.MaxRate)
+			if limiter != nil {
+				_ = limiter.WaitN(ctx, n) // fails only when ctx ends, and the read below then fails too
 			}
 		}
 		if err == io.EOF || err == io.ErrUnexpectedEOF {

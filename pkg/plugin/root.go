@@ -1,22 +1,25 @@
-// Package plugin is the cobra layer of kubectl-clusterops: one file per
-// command group, each command built with the kubectl Options pattern
-// (NewCmdX, XOptions with Complete/Validate/Run). Domain logic lives in the
-// domain packages; nothing here exits the process or writes to os.Stdout.
+// Package plugin is the root of kubectl-clusterops' command layer: it wires the command groups
+// together and does nothing else. Each group is a package below it (pkg/plugin/<group>), each
+// command built with the kubectl Options pattern (NewCmdX, XOptions with Complete/Validate/Run) on
+// the shared plumbing in pkg/plugin/cmdutil. Domain logic lives in the domain packages; nothing
+// here exits the process or writes to os.Stdout.
 package plugin
 
 import (
-	"errors"
-	"fmt"
-	"strings"
-
 	"github.com/spf13/cobra"
-	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
-)
 
-// displayName is how the plugin is invoked through kubectl; help and error
-// hints use it instead of the binary name.
-const displayName = "kubectl clusterops"
+	"github.com/clusterops/kubectl-clusterops/pkg/plugin/certs"
+	"github.com/clusterops/kubectl-clusterops/pkg/plugin/cluster"
+	"github.com/clusterops/kubectl-clusterops/pkg/plugin/cmdutil"
+	"github.com/clusterops/kubectl-clusterops/pkg/plugin/completion"
+	"github.com/clusterops/kubectl-clusterops/pkg/plugin/etcd"
+	"github.com/clusterops/kubectl-clusterops/pkg/plugin/rbac"
+	"github.com/clusterops/kubectl-clusterops/pkg/plugin/staticpods"
+	"github.com/clusterops/kubectl-clusterops/pkg/plugin/upgrade"
+	"github.com/clusterops/kubectl-clusterops/pkg/plugin/user"
+	"github.com/clusterops/kubectl-clusterops/pkg/plugin/version"
+)
 
 const rootLong = `kubectl clusterops groups the day-2 work of a kubeadm-style Kubernetes cluster.
 It uses your current kubeconfig and accepts every kubectl global flag
@@ -50,77 +53,21 @@ const rootExample = `  # Show the plugin's version and the version of the cluste
   # Set up tab completion through kubectl (1.26 or later)
   kubectl clusterops completion kubectl-plugin --install`
 
-// NewCmdRoot returns the root command with every subcommand attached. Each
-// call builds a fresh, independent command tree.
-//
-// To add a command group: write NewCmdX(getter, streams) in its own file and
-// add it with cmd.AddCommand below. A group with subcommands should use
-// newGroupCommand so that an unknown subcommand is an error (exit 3).
+// NewCmdRoot returns the root command with every command group attached. Each call builds a fresh,
+// independent command tree. The root only wires the groups together: each group lives in its own
+// package under pkg/plugin, built by NewCmdX(f cmdutil.Factory, streams).
 func NewCmdRoot(streams genericiooptions.IOStreams) *cobra.Command {
-	configFlags := genericclioptions.NewConfigFlags(true).WithWarningPrinter(streams)
-
-	cmd := newGroupCommand("kubectl-clusterops",
-		"Day-2 operations for kubeadm-style Kubernetes clusters", rootLong)
-	cmd.Annotations = map[string]string{cobra.CommandDisplayNameAnnotation: displayName}
-	cmd.Example = rootExample
-	cmd.SilenceUsage = true
-	cmd.SilenceErrors = true
-	// We ship our own `completion` command, with kubectl-plugin instructions.
-	cmd.CompletionOptions.DisableDefaultCmd = true
-	cmd.SetIn(streams.In)
-	cmd.SetOut(streams.Out)
-	cmd.SetErr(streams.ErrOut)
-	cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
-		return usageError(c.CommandPath(), err)
-	})
-
-	configFlags.AddFlags(cmd.PersistentFlags())
-	registerConfigFlagCompletions(cmd, configFlags)
-
-	cmd.AddCommand(
-		NewCmdVersion(configFlags, streams),
-		NewCmdCompletion(streams),
-		NewCmdCerts(configFlags, streams),
-		NewCmdRBAC(configFlags, streams),
-		NewCmdUser(configFlags, streams),
-		NewCmdEtcd(configFlags, streams),
-		NewCmdUpgrade(configFlags, streams),
-		NewCmdStaticPods(configFlags, streams),
-		NewCmdCluster(configFlags, streams),
+	cmd := cmdutil.NewRootCommand(streams, "Day-2 operations for kubeadm-style Kubernetes clusters", rootLong,
+		version.NewCmdVersion,
+		completion.NewCmdCompletion,
+		certs.NewCmdCerts,
+		rbac.NewCmdRBAC,
+		user.NewCmdUser,
+		etcd.NewCmdEtcd,
+		upgrade.NewCmdUpgrade,
+		staticpods.NewCmdStaticPods,
+		cluster.NewCmdCluster,
 	)
+	cmd.Example = rootExample
 	return cmd
-}
-
-// newGroupCommand returns a command that only holds subcommands: without
-// arguments it prints its help; with an unknown subcommand it fails with a
-// one-line usage error (cobra would otherwise print help and exit 0, or a
-// multi-line suggestion).
-func newGroupCommand(use, short, long string) *cobra.Command {
-	return &cobra.Command{
-		Use:   use,
-		Short: short,
-		Long:  long,
-		Args:  cobra.ArbitraryArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if len(args) == 0 {
-				return cmd.Help()
-			}
-			msg := fmt.Sprintf("unknown command %q for %q", args[0], cmd.CommandPath())
-			if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
-				msg += fmt.Sprintf(" (did you mean %q?)", strings.Join(s, `" or "`))
-			}
-			return usageError(cmd.CommandPath(), errors.New(msg))
-		},
-	}
-}
-
-// usageArgs wraps a cobra positional-argument check so that its error is a
-// usage error (exit 3) with a pointer to --help.
-func usageArgs(check cobra.PositionalArgs) cobra.PositionalArgs {
-	return func(cmd *cobra.Command, args []string) error {
-		if err := check(cmd, args); err != nil {
-			return usageError(cmd.CommandPath(), err)
-		}
-		return nil
-	}
 }

@@ -3,28 +3,16 @@ package plugin
 import (
 	"bytes"
 	"context"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/clusterops/kubectl-clusterops/pkg/plugin/cmdutil"
+	"github.com/clusterops/kubectl-clusterops/pkg/plugin/cmdutil/cmdtest"
+	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 )
 
-// isolate points the kubeconfig and the discovery cache at an empty temp
-// directory so that tests never read or write the user's ~/.kube.
-func isolate(t *testing.T) string {
-	t.Helper()
-	dir := t.TempDir()
-	kubeconfig := filepath.Join(dir, "kubeconfig")
-	if err := os.WriteFile(kubeconfig, nil, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv("KUBECONFIG", kubeconfig)
-	t.Setenv("KUBECACHEDIR", filepath.Join(dir, "cache"))
-	t.Setenv("HOME", dir)
-	return dir
-}
+func isolate(t *testing.T) string { return cmdtest.Isolate(t) }
 
 // run executes a fresh root command with args, the way main does.
 func run(t *testing.T, args ...string) (stdout, stderr string, err error) {
@@ -36,13 +24,39 @@ func run(t *testing.T, args ...string) (stdout, stderr string, err error) {
 	return out.String(), errOut.String(), err
 }
 
-func assertOneLine(t *testing.T, err error) {
-	t.Helper()
-	if err == nil {
-		t.Fatal("expected an error, got nil")
+func assertOneLine(t *testing.T, err error) { t.Helper(); cmdtest.AssertOneLine(t, err) }
+
+// Every command that does something is wired through the one Options adapter (Complete,
+// Validate, Run); every other command is a group that only holds subcommands. The walk covers
+// command groups added later too.
+func TestEveryCommandUsesTheOptionsLifecycle(t *testing.T) {
+	root := NewCmdRoot(genericiooptions.NewTestIOStreamsDiscard())
+	wired := 0
+	var walk func(*cobra.Command)
+	walk = func(c *cobra.Command) {
+		if c.Name() == "help" {
+			return
+		}
+		_, group := c.Annotations[cmdutil.GroupAnnotation]
+		_, adapter := c.Annotations[cmdutil.AdapterAnnotation]
+		switch {
+		case group == adapter:
+			t.Errorf("%s: group %v, wired through the adapter %v; want exactly one", c.CommandPath(), group, adapter)
+		case adapter && (c.RunE == nil || c.Run != nil):
+			t.Errorf("%s: RunE was replaced after cmdutil.NewCommand", c.CommandPath())
+		case group && !c.HasSubCommands():
+			t.Errorf("%s: a group without subcommands", c.CommandPath())
+		}
+		if adapter {
+			wired++
+		}
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
 	}
-	if msg := err.Error(); msg == "" || strings.ContainsAny(msg, "\r\n") {
-		t.Fatalf("error message must be one non-empty line, got %q", msg)
+	walk(root)
+	if wired < 20 {
+		t.Errorf("only %d commands wired through the adapter; the walk is broken", wired)
 	}
 }
 
@@ -67,7 +81,7 @@ func TestRootHelp(t *testing.T) {
 			}
 		}
 		if strings.Contains(out, "kubectl-clusterops [command]") {
-			t.Errorf("%v: help uses the binary name instead of %q", args, displayName)
+			t.Errorf("%v: help uses the binary name instead of %q", args, cmdutil.DisplayName)
 		}
 	}
 
@@ -120,8 +134,8 @@ func TestUsageErrors(t *testing.T) {
 	for _, tt := range tests {
 		out, _, err := run(t, tt.args...)
 		assertOneLine(t, err)
-		if got := ExitCode(err); got != ExitCannotRun {
-			t.Errorf("%v: exit code %d, want %d", tt.args, got, ExitCannotRun)
+		if got := cmdutil.ExitCode(err); got != cmdutil.ExitCannotRun {
+			t.Errorf("%v: exit code %d, want %d", tt.args, got, cmdutil.ExitCannotRun)
 		}
 		for _, w := range tt.want {
 			if !strings.Contains(err.Error(), w) {

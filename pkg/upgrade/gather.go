@@ -11,6 +11,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/metadata"
 	"sigs.k8s.io/yaml"
@@ -41,7 +42,8 @@ func Gather(ctx context.Context, src Sources) (*Facts, error) {
 		src.PageSize = 500
 	}
 	f := &Facts{KubectlVersion: src.KubectlVersion}
-	info, err := src.Client.Discovery().ServerVersion()
+	// GET /version with ctx, so that a cancelled or expired context stops it.
+	info, err := discovery.ToServerVersionInterfaceWithContext(src.Client.Discovery()).ServerVersionWithContext(ctx)
 	switch {
 	case err == nil:
 		f.APIServerVersion = info.GitVersion

@@ -10,6 +10,7 @@ import (
 	authenticationv1 "k8s.io/api/authentication/v1"
 	authorizationv1 "k8s.io/api/authorization/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
@@ -52,21 +53,24 @@ func ClientFor(cfg *clientcmdapi.Config, timeout time.Duration) (kubernetes.Inte
 var selfRules = []string{"selfsubjectaccessreviews", "selfsubjectrulesreviews", "selfsubjectreviews"}
 
 // VerifyAccess asks the API server, with the new credentials, who they are (SelfSubjectReview) and
-// what they may do in namespace (SelfSubjectRulesReview). When expectGrant, it waits up to wait for
-// the RBAC cache to show a rule beyond the self-review ones.
-func VerifyAccess(ctx context.Context, c kubernetes.Interface, namespace string, expectGrant bool, wait time.Duration) (*Access, error) {
+// what they may do in namespace (SelfSubjectRulesReview). When expectGrant, it asks again, up to
+// grace, until the RBAC cache shows a rule beyond the self-review ones; after grace it returns the
+// last answer, which the caller reports as a binding that grants nothing yet.
+func VerifyAccess(ctx context.Context, c kubernetes.Interface, namespace string, expectGrant bool, grace time.Duration) (*Access, error) {
 	who, err := c.AuthenticationV1().SelfSubjectReviews().Create(ctx, &authenticationv1.SelfSubjectReview{}, metav1.CreateOptions{})
 	if err != nil {
 		return nil, fmt.Errorf("the new credentials do not work against the API server: %w", err)
 	}
 	a := &Access{Namespace: namespace, Identity: Identity{Username: who.Status.UserInfo.Username, Groups: who.Status.UserInfo.Groups}}
-	deadline := time.Now().Add(wait)
-	for {
+	// The reviews use ctx, not the poll's context: the last one must not be cut short by grace.
+	var reviewErr error
+	err = wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, grace, true, func(context.Context) (bool, error) {
 		review, err := c.AuthorizationV1().SelfSubjectRulesReviews().Create(ctx, &authorizationv1.SelfSubjectRulesReview{
 			Spec: authorizationv1.SelfSubjectRulesReviewSpec{Namespace: namespace},
 		}, metav1.CreateOptions{})
 		if err != nil {
-			return nil, fmt.Errorf("checking the new user's access in %s: %w", namespace, err)
+			reviewErr = fmt.Errorf("checking the new user's access in %s: %w", namespace, err)
+			return false, reviewErr
 		}
 		a.Rules = a.Rules[:0]
 		granted := false
@@ -80,11 +84,15 @@ func VerifyAccess(ctx context.Context, c kubernetes.Interface, namespace string,
 			a.Rules = append(a.Rules, AccessRule{Verbs: r.Verbs, NonResourceURLs: r.NonResourceURLs})
 		}
 		a.Incomplete = review.Status.Incomplete
-		if granted || !expectGrant || time.Now().After(deadline) {
-			return a, nil
-		}
-		time.Sleep(200 * time.Millisecond)
+		return granted || !expectGrant, nil
+	})
+	switch {
+	case err == nil, reviewErr == nil && ctx.Err() == nil && wait.Interrupted(err):
+		return a, nil // granted (or nothing expected), or grace is over and the last answer stands
+	case reviewErr == nil: // ctx was cancelled
+		return nil, fmt.Errorf("checking the new user's access in %s: %w", namespace, err)
 	}
+	return nil, reviewErr
 }
 
 func allIn(items, set []string) bool {

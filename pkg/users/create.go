@@ -147,7 +147,7 @@ func Create(ctx context.Context, client kubernetes.Interface, o CreateOptions, n
 	if o.CACert != "" {
 		signed, err = SignLocal(o.CACert, o.CAKey, key, subject, o.Expiration, now)
 	} else {
-		signed, err = APISigner{Client: client.CertificatesV1().CertificateSigningRequests(), Approve: o.Approve, Timeout: o.SignTimeout}.
+		signed, err = APISigner{Client: client, Approve: o.Approve, Timeout: o.SignTimeout}.
 			SignAPI(ctx, key, subject, o.Expiration, now)
 	}
 	if err != nil {

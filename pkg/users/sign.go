@@ -5,7 +5,6 @@ import (
 	"crypto"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -14,7 +13,9 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	certsclient "k8s.io/client-go/kubernetes/typed/certificates/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/util/certificate/csr"
 
 	"github.com/clusterops/kubectl-clusterops/pkg/certs"
 )
@@ -31,23 +32,27 @@ type Signed struct {
 
 // APISigner signs through the certificates API with the kube-apiserver-client signer.
 type APISigner struct {
-	Client certsclient.CertificateSigningRequestInterface
+	Client kubernetes.Interface
 	// Approve approves the CSR (when allowed); false leaves it for someone else.
 	Approve bool
-	// Timeout bounds the wait for the signed certificate; Poll is the interval.
-	Timeout, Poll time.Duration
+	// Timeout bounds the wait for the signed certificate.
+	Timeout time.Duration
 }
 
 // SignAPI creates a CSR for key and subject, approves it when asked, and waits for the certificate.
 // On any failure the CSR it created is deleted, so nothing is left behind.
+//
+// The wait is client-go's csr.WaitForCertificate (a watch; Denied and Failed end it). The CSR is
+// created here rather than by csr.RequestCertificateWithContext, because that takes no object
+// metadata: ours carries the managed-by and user labels and the exact user name, by which an admin
+// (and our tests) find it, and it fails on a name clash instead of reusing another CSR.
 func (s APISigner) SignAPI(ctx context.Context, key crypto.Signer, subject pkix.Name, expiration time.Duration, now time.Time) (*Signed, error) {
 	csrPEM, err := certs.CreateCSR(key, subject, nil, nil)
 	if err != nil {
 		return nil, err
 	}
 	name := CSRName(subject.CommonName, now)
-	seconds := int32(expiration / time.Second)
-	csr := &certificatesv1.CertificateSigningRequest{
+	req := &certificatesv1.CertificateSigningRequest{
 		ObjectMeta: metav1.ObjectMeta{
 			Name:        name,
 			Labels:      map[string]string{LabelManagedBy: ManagedBy, LabelUser: UserLabel(subject.CommonName)},
@@ -56,11 +61,11 @@ func (s APISigner) SignAPI(ctx context.Context, key crypto.Signer, subject pkix.
 		Spec: certificatesv1.CertificateSigningRequestSpec{
 			Request:           csrPEM,
 			SignerName:        certificatesv1.KubeAPIServerClientSignerName,
-			ExpirationSeconds: &seconds,
+			ExpirationSeconds: csr.DurationToExpirationSeconds(expiration),
 			Usages:            []certificatesv1.KeyUsage{certificatesv1.UsageDigitalSignature, certificatesv1.UsageClientAuth},
 		},
 	}
-	created, err := s.Client.Create(ctx, csr, metav1.CreateOptions{})
+	created, err := s.Client.CertificatesV1().CertificateSigningRequests().Create(ctx, req, metav1.CreateOptions{})
 	if err != nil {
 		if apierrors.IsForbidden(err) {
 			return nil, fmt.Errorf("you may not create CertificateSigningRequests (%s): ask an admin, or on a control-plane node sign locally with --ca-cert/--ca-key", apierrors.ReasonForError(err))
@@ -71,62 +76,64 @@ func (s APISigner) SignAPI(ctx context.Context, key crypto.Signer, subject pkix.
 	if err != nil {
 		cleanup, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 		defer cancel()
-		_ = s.Client.Delete(cleanup, name, metav1.DeleteOptions{})
+		_ = s.Client.CertificatesV1().CertificateSigningRequests().Delete(cleanup, name, metav1.DeleteOptions{})
 		return nil, err
 	}
 	return signed, nil
 }
 
-func (s APISigner) finish(ctx context.Context, csr *certificatesv1.CertificateSigningRequest) (*Signed, error) {
+// finish approves the CSR when asked (the csr package never approves) and waits for the certificate.
+func (s APISigner) finish(ctx context.Context, req *certificatesv1.CertificateSigningRequest) (*Signed, error) {
 	if s.Approve {
-		csr.Status.Conditions = append(csr.Status.Conditions, certificatesv1.CertificateSigningRequestCondition{
+		req.Status.Conditions = append(req.Status.Conditions, certificatesv1.CertificateSigningRequestCondition{
 			Type: certificatesv1.CertificateApproved, Status: corev1.ConditionTrue,
 			Reason: "ApprovedByClusterops", Message: "approved by kubectl clusterops user create",
 		})
-		if _, err := s.Client.UpdateApproval(ctx, csr.Name, csr, metav1.UpdateOptions{}); err != nil {
+		if _, err := s.Client.CertificatesV1().CertificateSigningRequests().UpdateApproval(ctx, req.Name, req, metav1.UpdateOptions{}); err != nil {
 			if apierrors.IsForbidden(err) {
-				return nil, fmt.Errorf("you may not approve CertificateSigningRequest %s: give --approve=false and ask an admin to run 'kubectl certificate approve %s', or sign locally with --ca-cert/--ca-key", csr.Name, csr.Name)
+				return nil, fmt.Errorf("you may not approve CertificateSigningRequest %s: give --approve=false and ask an admin to run 'kubectl certificate approve %s', or sign locally with --ca-cert/--ca-key", req.Name, req.Name)
 			}
-			return nil, fmt.Errorf("approving CertificateSigningRequest %s: %w", csr.Name, err)
+			return nil, fmt.Errorf("approving CertificateSigningRequest %s: %w", req.Name, err)
 		}
 	}
-	poll := s.Poll
-	if poll <= 0 {
-		poll = 250 * time.Millisecond
-	}
-	wait, cancel := context.WithTimeout(ctx, s.Timeout)
+	waitCtx, cancel := context.WithTimeout(ctx, s.Timeout)
 	defer cancel()
-	for {
-		got, err := s.Client.Get(wait, csr.Name, metav1.GetOptions{})
-		if err == nil {
-			for _, c := range got.Status.Conditions {
-				switch c.Type {
-				case certificatesv1.CertificateDenied:
-					return nil, fmt.Errorf("CertificateSigningRequest %s was denied (%s: %s); ask the approver why, then run the command again", csr.Name, c.Reason, c.Message)
-				case certificatesv1.CertificateFailed:
-					return nil, fmt.Errorf("the signer failed CertificateSigningRequest %s (%s: %s)", csr.Name, c.Reason, c.Message)
-				}
+	certPEM, err := csr.WaitForCertificate(waitCtx, s.Client, req.Name, req.UID)
+	if err != nil {
+		return nil, s.waitError(ctx, req.Name, err)
+	}
+	cs, err := certs.ParseCertsPEM(certPEM)
+	if err != nil || len(cs) == 0 {
+		return nil, fmt.Errorf("the certificate issued for CertificateSigningRequest %s does not parse: %v", req.Name, err)
+	}
+	return &Signed{Cert: cs[0], CertPEM: certPEM, CSRName: req.Name, Signer: certificatesv1.KubeAPIServerClientSignerName}, nil
+}
+
+// waitError says why no certificate came, and what to do. csr.WaitForCertificate's errors are
+// text only, so the CSR is read again: its conditions say who denied it and why; without them,
+// a wait that ran out means nobody approved or signed it in time.
+func (s APISigner) waitError(ctx context.Context, name string, err error) error {
+	if ctx.Err() != nil {
+		return fmt.Errorf("waiting for CertificateSigningRequest %s: %w", name, ctx.Err())
+	}
+	if got, getErr := s.Client.CertificatesV1().CertificateSigningRequests().Get(ctx, name, metav1.GetOptions{}); getErr == nil {
+		for _, c := range got.Status.Conditions {
+			switch c.Type {
+			case certificatesv1.CertificateDenied:
+				return fmt.Errorf("CertificateSigningRequest %s was denied (%s: %s); ask the approver why, then run the command again", name, c.Reason, c.Message)
+			case certificatesv1.CertificateFailed:
+				return fmt.Errorf("the signer failed CertificateSigningRequest %s (%s: %s)", name, c.Reason, c.Message)
 			}
-			if len(got.Status.Certificate) > 0 {
-				cs, err := certs.ParseCertsPEM(got.Status.Certificate)
-				if err != nil || len(cs) == 0 {
-					return nil, fmt.Errorf("the certificate issued for CertificateSigningRequest %s does not parse: %v", csr.Name, err)
-				}
-				return &Signed{Cert: cs[0], CertPEM: got.Status.Certificate, CSRName: csr.Name, Signer: certificatesv1.KubeAPIServerClientSignerName}, nil
-			}
-		} else if !errors.Is(err, context.DeadlineExceeded) && !apierrors.IsNotFound(err) {
-			return nil, fmt.Errorf("reading CertificateSigningRequest %s: %w", csr.Name, err)
-		}
-		select {
-		case <-wait.Done():
-			what := "no signer issued a certificate"
-			if !s.Approve {
-				what = "nobody approved it and no certificate was issued"
-			}
-			return nil, fmt.Errorf("CertificateSigningRequest %s: %s within %s; is kube-controller-manager running with --cluster-signing-cert-file and --cluster-signing-key-file? (or sign locally with --ca-cert/--ca-key)", csr.Name, what, s.Timeout)
-		case <-time.After(poll):
 		}
 	}
+	if !wait.Interrupted(err) {
+		return fmt.Errorf("waiting for CertificateSigningRequest %s: %w", name, err)
+	}
+	what := "no signer issued a certificate"
+	if !s.Approve {
+		what = "nobody approved it and no certificate was issued"
+	}
+	return fmt.Errorf("CertificateSigningRequest %s: %s within %s; is kube-controller-manager running with --cluster-signing-cert-file and --cluster-signing-key-file? (or sign locally with --ca-cert/--ca-key)", name, what, s.Timeout)
 }
 
 // SignLocal signs with a CA cert and key on disk, as on a control-plane node.

@@ -25,7 +25,7 @@ func BuildPlugin(dir, version string) (string, error) {
 	}
 	out := filepath.Join(dir, "kubectl-clusterops")
 	build := exec.Command("go", "build", "-o", out,
-		"-ldflags", "-X "+PluginModule+"/pkg/plugin.gitVersion="+version, "./cmd/kubectl-clusterops")
+		"-ldflags", "-X "+PluginModule+"/pkg/plugin/cmdutil.gitVersion="+version, "./cmd/kubectl-clusterops")
 	build.Dir = root
 	if msg, err := build.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("building the plugin: %w\n%s", err, msg)

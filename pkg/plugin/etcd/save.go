@@ -1,0 +1,299 @@
+package etcd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/clusterops/kubectl-clusterops/internal/atomicfile"
+	"github.com/clusterops/kubectl-clusterops/pkg/plugin/cmdutil"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"k8s.io/client-go/discovery"
+
+	"github.com/clusterops/kubectl-clusterops/pkg/backup"
+)
+
+// SnapshotSaveOptions holds the flags of `etcd snapshot save`.
+type SnapshotSaveOptions struct {
+	File       string
+	Dir        string
+	Prefix     string
+	Overwrite  bool
+	Keep       int
+	KeepWithin time.Duration
+	MaxRate    string
+
+	flags   etcdConnFlags
+	conn    backup.Conn
+	target  string
+	output  *cmdutil.OutputFlags
+	printer *cmdutil.Printer
+	maxRate int64
+	// kubeVersion asks the cluster for its version, for the sidecar ("" when none answers).
+	kubeVersion func(context.Context) string
+	now         func() time.Time
+	start       time.Time // names the --dir file and is the "now" of pruning
+	genericiooptions.IOStreams
+}
+
+// snapshotSaved is the result of `snapshot save`.
+type snapshotSaved struct {
+	Path     string          `json:"path"`
+	Sidecar  string          `json:"sidecar"`
+	Metadata backup.Metadata `json:"metadata"`
+	Pruned   []string        `json:"pruned,omitempty"`
+}
+
+// NewCmdSnapshotSave returns `etcd snapshot save`.
+func NewCmdSnapshotSave(f cmdutil.Factory, streams genericiooptions.IOStreams, root *string) *cobra.Command {
+	o := &SnapshotSaveOptions{flags: etcdConnFlags{root: root}, output: cmdutil.NewOutputFlags(), now: time.Now,
+		IOStreams: streams, Prefix: "etcd-snapshot"}
+	cmd := cmdutil.NewCommand(&cobra.Command{
+		Use:   "save [FILE | --dir DIR]",
+		Short: "Save a verified etcd snapshot with a metadata sidecar",
+		Long: `Save a snapshot of etcd from exactly one healthy member (a follower when there is one;
+the member is named on stderr).
+
+The stream goes to FILE.part and is never held in memory; the sha256 etcd appends to
+the stream is checked against the data as it arrives; the file is fsynced and only then
+renamed to FILE. FILE.json records sha256, size, revision, etcd version, member and
+cluster IDs, the Kubernetes version (when a kubeconfig answers) and the time.
+On any failure (member unreachable or gone mid-stream, disk full, certificates
+rejected, FILE exists) nothing is left at FILE.
+
+--dir DIR names the file <prefix>-<UTC time>.db. --keep N and --keep-within DURATION
+then delete older snapshots of that prefix in DIR (a snapshot is kept when either rule
+keeps it), only after the new one was saved and verified.
+
+A progress bar is shown on a terminal; otherwise one line when done.
+
+Exit codes: 0 saved; 3 not saved (see the message).`,
+		Example: `  # On a kubeadm control-plane node
+  kubectl clusterops etcd snapshot save /var/backups/etcd/before-upgrade.db
+
+  # Timestamped, keep the last 7 and anything from the last 24h
+  kubectl clusterops etcd snapshot save --dir /var/backups/etcd --keep 7 --keep-within 24h
+
+  # As with etcdctl
+  kubectl clusterops etcd snapshot save snap.db --endpoints https://10.0.0.10:2379 \
+    --cacert ca.crt --cert client.crt --key client.key`,
+		Args: cmdutil.UsageArgs(cobra.MaximumNArgs(1)),
+	}, f, o)
+	cmd.Flags().StringVar(&o.Dir, "dir", "", "Save into this directory under a timestamped name.")
+	cmd.Flags().StringVar(&o.Prefix, "prefix", o.Prefix, "File name prefix with --dir; --keep and --keep-within prune only files with it.")
+	cmd.Flags().BoolVar(&o.Overwrite, "overwrite", false, "Replace FILE if it exists.")
+	cmd.Flags().IntVar(&o.Keep, "keep", 0, "With --dir: keep the newest N snapshots, delete older ones (0: no count rule).")
+	cmd.Flags().DurationVar(&o.KeepWithin, "keep-within", 0, "With --dir: keep snapshots newer than this (e.g. 72h), delete older ones (0: no age rule).")
+	cmd.Flags().StringVar(&o.MaxRate, "max-rate", "", "Limit the snapshot stream to this many bytes per second (e.g. 50Mi), to spare a busy member's disk.")
+	o.flags.addFlags(cmd)
+	o.output.AddFlags(cmd)
+	return cmd
+}
+
+// Complete takes FILE, builds the printer, and resolves the target file and the connection (the
+// node's etcd manifest fills what the flags leave out).
+func (o *SnapshotSaveOptions) Complete(f cmdutil.Factory, _ *cobra.Command, args []string) error {
+	if len(args) == 1 {
+		o.File = args[0]
+	}
+	var err error
+	if o.printer, err = o.output.ToPrinter(); err != nil {
+		return err
+	}
+	o.kubeVersion = func(ctx context.Context) string { return kubernetesVersion(ctx, f, *o.flags.root) }
+	o.target, o.start = o.File, o.now()
+	if o.Dir != "" {
+		if st, err := os.Stat(o.Dir); err != nil || !st.IsDir() {
+			return fmt.Errorf("--dir %s does not exist: create it first", o.Dir)
+		}
+		o.target = filepath.Join(o.Dir, backup.SnapshotName(o.Prefix, o.start))
+	}
+	if err := backup.CheckTarget(o.target, o.Overwrite); err != nil {
+		return err
+	}
+	o.conn, err = o.flags.conn()
+	return err
+}
+
+// Validate checks the flags; it does no I/O.
+func (o *SnapshotSaveOptions) Validate() error {
+	switch {
+	case o.File == "" && o.Dir == "":
+		return errors.New("give a FILE to save to, or --dir DIR")
+	case o.File != "" && o.Dir != "":
+		return errors.New("give either FILE or --dir, not both")
+	case (o.Keep != 0 || o.KeepWithin != 0) && o.Dir == "":
+		return errors.New("--keep and --keep-within prune a --dir: use them with --dir")
+	case o.Keep < 0 || o.KeepWithin < 0:
+		return errors.New("--keep and --keep-within must not be negative")
+	case o.Dir != "" && (o.Prefix == "" || strings.ContainsAny(o.Prefix, "/*?[")):
+		return fmt.Errorf("invalid --prefix %q: use a plain file name prefix", o.Prefix)
+	}
+	if o.MaxRate != "" {
+		q, err := resource.ParseQuantity(o.MaxRate)
+		if err != nil || q.Value() <= 0 {
+			return fmt.Errorf("invalid --max-rate %q: use bytes per second such as 50Mi", o.MaxRate)
+		}
+		o.maxRate = q.Value()
+	}
+	return nil
+}
+
+// Run saves the snapshot from one healthy member, then prunes --dir.
+func (o *SnapshotSaveOptions) Run(ctx context.Context) error {
+	target, c := o.target, o.conn
+	ctx, cancel := o.flags.context(ctx)
+	defer cancel()
+	ms, err := listMembers(ctx, c)
+	if err != nil {
+		return err
+	}
+	m, err := backup.PickSnapshotMember(ms)
+	if err != nil {
+		return err
+	}
+	role := "follower"
+	if m.IsLeader {
+		role = "leader"
+	}
+	fmt.Fprintf(o.ErrOut, "Taking the snapshot from member %s (%s, %s) at %s\n", m.Name, m.ID, role, m.Endpoint)
+	cli, err := c.New(m.Endpoint)
+	if err != nil {
+		return etcdError(err, []string{m.Endpoint})
+	}
+	defer cli.Close()
+
+	bar := newProgress(o.ErrOut, m.DBSize, o.now)
+	meta, err := backup.Save(ctx, cli, backup.SaveOptions{
+		Path: target, Overwrite: o.Overwrite, MaxRate: o.maxRate, Progress: bar.update, Clock: o.now,
+		Meta: backup.Metadata{
+			EtcdVersion: m.Version, MemberName: m.Name, MemberID: m.ID, ClusterID: ms.ClusterID,
+			Endpoint: m.Endpoint, KubernetesVersion: o.kubeVersion(ctx),
+		},
+	})
+	bar.done(err == nil)
+	if err != nil {
+		if errors.Is(err, backup.ErrIntegrity) || errors.Is(err, atomicfile.ErrDiskFull) {
+			return err
+		}
+		cause := etcdError(err, []string{m.Endpoint}).Error()
+		if errors.Is(err, backup.ErrStreamBroken) {
+			cause = "member " + m.Name + " died or became unreachable mid-stream (" + cmdutil.OneLine(err.Error()) + ")"
+		}
+		return &cmdutil.ExitError{Code: cmdutil.ExitCannotRun, Err: cmdutil.Rewrite(
+			fmt.Sprintf("snapshot not saved, nothing written at %s: %s", target, cause), err)}
+	}
+	res := snapshotSaved{Path: target, Sidecar: backup.SidecarPath(target), Metadata: *meta}
+	if o.Dir != "" {
+		res.Pruned, err = backup.Prune(o.Dir, o.Prefix, backup.Retention{Keep: o.Keep, KeepWithin: o.KeepWithin}, o.start, target)
+		if err != nil {
+			return fmt.Errorf("the snapshot was saved at %s, but pruning old ones failed: %w", target, err)
+		}
+	}
+	return o.printer.Print(o.Out, "EtcdSnapshot", res, func(w io.Writer) error {
+		fmt.Fprintf(w, "Snapshot saved:\t%s\n", res.Path)
+		fmt.Fprintf(w, "Sidecar:\t%s\n", res.Sidecar)
+		fmt.Fprintf(w, "Size:\t%s (%d bytes)\n", humanBytes(meta.Size), meta.Size)
+		fmt.Fprintf(w, "SHA256:\t%s\n", meta.SHA256)
+		fmt.Fprintf(w, "Revision:\t%d\n", meta.Revision)
+		fmt.Fprintf(w, "Member:\t%s (%s), cluster %s, etcd %s\n", meta.MemberName, meta.MemberID, meta.ClusterID, meta.EtcdVersion)
+		if meta.KubernetesVersion != "" {
+			fmt.Fprintf(w, "Kubernetes:\t%s\n", meta.KubernetesVersion)
+		}
+		for _, p := range res.Pruned {
+			fmt.Fprintf(w, "Pruned:\t%s\n", p)
+		}
+		return nil
+	})
+}
+
+// kubernetesVersion asks the API server of the current kubeconfig (or, without one, the
+// node's admin.conf) for its version, for the sidecar. "" when none answers within 5s.
+func kubernetesVersion(ctx context.Context, f cmdutil.Factory, root string) string {
+	dc, err := f.Discovery()
+	if err != nil {
+		admin := backup.NodePath(root, "/etc/kubernetes/admin.conf")
+		if dc, err = f.ForKubeconfig(admin).Discovery(); err != nil {
+			return ""
+		}
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	info, err := discovery.ToDiscoveryInterfaceWithContext(dc).ServerVersionWithContext(ctx)
+	if err != nil {
+		return ""
+	}
+	return info.GitVersion
+}
+
+// progress draws a progress bar on a terminal, and one line at the end otherwise.
+type progress struct {
+	w           io.Writer
+	tty         bool
+	total       int64
+	clock       func() time.Time
+	start, last time.Time
+	written     int64
+}
+
+func newProgress(w io.Writer, total int64, clock func() time.Time) *progress {
+	tty := false
+	if f, ok := w.(*os.File); ok {
+		tty = term.IsTerminal(int(f.Fd()))
+	}
+	return &progress{w: w, tty: tty, total: total, clock: clock, start: clock()}
+}
+
+func (p *progress) update(written int64) {
+	p.written = written
+	if !p.tty {
+		return
+	}
+	now := p.clock()
+	if now.Sub(p.last) < 200*time.Millisecond {
+		return
+	}
+	p.last = now
+	fmt.Fprintf(p.w, "\r%s", p.line(now))
+}
+
+func (p *progress) line(now time.Time) string {
+	elapsed := now.Sub(p.start).Seconds()
+	rate := 0.0
+	if elapsed > 0 {
+		rate = float64(p.written) / elapsed
+	}
+	if p.total <= 0 {
+		return fmt.Sprintf("%s  %s/s   ", humanBytes(p.written), humanBytes(int64(rate)))
+	}
+	frac := min(float64(p.written)/float64(p.total), 1)
+	const width = 30
+	filled := int(frac * width)
+	eta := "?"
+	if rate > 0 {
+		eta = (time.Duration(float64(max(p.total-p.written, 0))/rate) * time.Second).Round(time.Second).String()
+	}
+	return fmt.Sprintf("[%s%s] %3.0f%%  %s / %s  %s/s  ETA %s   ", strings.Repeat("=", filled), strings.Repeat(" ", width-filled),
+		frac*100, humanBytes(p.written), humanBytes(p.total), humanBytes(int64(rate)), eta)
+}
+
+func (p *progress) done(ok bool) {
+	now := p.clock()
+	if p.tty {
+		fmt.Fprint(p.w, "\r\033[K")
+	}
+	if ok {
+		d := now.Sub(p.start)
+		rate := float64(p.written) / max(d.Seconds(), 1e-9)
+		fmt.Fprintf(p.w, "Streamed %s in %s (%s/s)\n", humanBytes(p.written), d.Round(time.Millisecond), humanBytes(int64(rate)))
+	}
+}
