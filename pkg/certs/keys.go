@@ -3,11 +3,14 @@
 //
 //	GenerateKey(RSA2048|RSA4096|ECDSAP256, nil)      a new private key (ParseKeyType for flags)
 //	WritePrivateKeyFile(path, key)                   PEM, mode 0600, atomic (internal/atomicfile)
-//	EncodePrivateKeyPEM / ParsePrivateKeyPEM         kubeadm's PEM encodings (PKCS#1, SEC 1, PKCS#8)
+//	ParsePrivateKeyPEM                               keys as kubeadm writes them (PKCS#1, SEC 1, PKCS#8)
 //	EncodeCertPEM / ParseCertsPEM                    certificates
-//	CreateCSR(key, subject, dns, ips) / ParseCSRPEM  certificate requests
+//	ParseCSRPEM                                      certificate requests
 //	SignClientCert(caCert, caKey, pub, subject, now, validity)
 //	KeyMatchesCert(cert, key), VerifySignedBy(cert, ca)
+//
+// Encoding a key and making a CSR are the library's: keyutil.MarshalPrivateKeyToPEM and
+// certutil.MakeCSR (k8s.io/client-go/util/keyutil and .../cert).
 //
 // Nothing here reads the wall clock: every function that needs the time takes `now`.
 package certs
@@ -15,7 +18,6 @@ package certs
 import (
 	"crypto"
 	"crypto/ecdsa"
-	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
@@ -25,6 +27,9 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	certutil "k8s.io/client-go/util/cert"
+	"k8s.io/client-go/util/keyutil"
 )
 
 // KeyType names a private key algorithm and size.
@@ -82,104 +87,60 @@ func KeyTypeOf(key crypto.PublicKey) (KeyType, error) {
 	return "", fmt.Errorf("unsupported key type %T", key)
 }
 
-// PEM block types.
-const (
-	CertificateBlockType        = "CERTIFICATE"
-	CertificateRequestBlockType = "CERTIFICATE REQUEST"
-	RSAPrivateKeyBlockType      = "RSA PRIVATE KEY"
-	ECPrivateKeyBlockType       = "EC PRIVATE KEY"
-	PrivateKeyBlockType         = "PRIVATE KEY"
-)
+// ErrNoPrivateKey means the PEM data holds no private key that can be parsed.
+var ErrNoPrivateKey = errors.New("no valid PEM private key found")
 
-// EncodePrivateKeyPEM encodes a key as kubeadm writes it: PKCS#1 for RSA, SEC 1 for ECDSA.
-func EncodePrivateKeyPEM(key crypto.Signer) ([]byte, error) {
-	switch k := key.(type) {
-	case *rsa.PrivateKey:
-		return pem.EncodeToMemory(&pem.Block{Type: RSAPrivateKeyBlockType, Bytes: x509.MarshalPKCS1PrivateKey(k)}), nil
-	case *ecdsa.PrivateKey:
-		der, err := x509.MarshalECPrivateKey(k)
-		if err != nil {
-			return nil, err
-		}
-		return pem.EncodeToMemory(&pem.Block{Type: ECPrivateKeyBlockType, Bytes: der}), nil
-	case ed25519.PrivateKey:
-		der, err := x509.MarshalPKCS8PrivateKey(k)
-		if err != nil {
-			return nil, err
-		}
-		return pem.EncodeToMemory(&pem.Block{Type: PrivateKeyBlockType, Bytes: der}), nil
-	}
-	return nil, fmt.Errorf("unsupported private key type %T", key)
-}
-
-// ErrNoPrivateKey means the PEM data holds no private key block.
-var ErrNoPrivateKey = errors.New("no PEM private key found")
-
-// ParsePrivateKeyPEM returns the first private key in PEM data (PKCS#1, SEC 1 or PKCS#8). Other
-// blocks (a certificate in the same file, as in kubelet-client-current.pem) are skipped.
+// ParsePrivateKeyPEM returns the first private key in PEM data (PKCS#1, SEC 1 or PKCS#8); other
+// blocks (a certificate in the same file, as in kubelet-client-current.pem) are skipped. The parsing
+// is keyutil.ParsePrivateKeyPEM. What this adds: the key comes back as a crypto.Signer (every
+// caller signs or compares public keys), and a failure is the sentinel ErrNoPrivateKey.
 func ParsePrivateKeyPEM(data []byte) (crypto.Signer, error) {
-	for {
-		var block *pem.Block
-		block, data = pem.Decode(data)
-		if block == nil {
-			return nil, ErrNoPrivateKey
-		}
-		var (
-			key any
-			err error
-		)
-		switch block.Type {
-		case RSAPrivateKeyBlockType:
-			key, err = x509.ParsePKCS1PrivateKey(block.Bytes)
-		case ECPrivateKeyBlockType:
-			key, err = x509.ParseECPrivateKey(block.Bytes)
-		case PrivateKeyBlockType:
-			key, err = x509.ParsePKCS8PrivateKey(block.Bytes)
-		default:
-			continue
-		}
-		if err != nil {
-			return nil, fmt.Errorf("parsing %s: %w", block.Type, err)
-		}
-		signer, ok := key.(crypto.Signer)
-		if !ok {
-			return nil, fmt.Errorf("unsupported private key type %T", key)
-		}
-		return signer, nil
+	key, err := keyutil.ParsePrivateKeyPEM(data)
+	if err != nil {
+		return nil, ErrNoPrivateKey
 	}
+	signer, ok := key.(crypto.Signer)
+	if !ok {
+		return nil, fmt.Errorf("unsupported private key type %T", key)
+	}
+	return signer, nil
 }
 
-// EncodeCertPEM encodes one certificate as PEM.
+// EncodeCertPEM encodes one certificate as PEM. (certutil.EncodeCertificates does the same for a
+// list, but returns an error that cannot happen when writing to memory.)
 func EncodeCertPEM(cert *x509.Certificate) []byte {
-	return pem.EncodeToMemory(&pem.Block{Type: CertificateBlockType, Bytes: cert.Raw})
+	return pem.EncodeToMemory(&pem.Block{Type: certutil.CertificateBlockType, Bytes: cert.Raw})
 }
 
 // ErrNoCertificate means the data holds no PEM certificate.
 var ErrNoCertificate = errors.New("no PEM certificate found (the file is not a certificate)")
 
-// ParseCertsPEM returns every certificate in PEM data, in order; other blocks are skipped. It
-// fails with ErrNoCertificate when there is none.
+// ParseCertsPEM returns every certificate in PEM data, in order; other blocks are skipped. The
+// parsing is certutil.ParseCertsPEM. What this adds: the library's errors are plain strings, so
+// "there is no certificate at all" is told apart from "a certificate block is corrupt" and returned
+// as the sentinel ErrNoCertificate, whose text is what `certs check` shows for such a file.
 func ParseCertsPEM(data []byte) ([]*x509.Certificate, error) {
-	var certs []*x509.Certificate
-	for {
-		var block *pem.Block
-		block, data = pem.Decode(data)
-		if block == nil {
-			break
-		}
-		if block.Type != CertificateBlockType {
-			continue
-		}
-		c, err := x509.ParseCertificate(block.Bytes)
-		if err != nil {
-			return nil, fmt.Errorf("parsing certificate: %w", err)
-		}
-		certs = append(certs, c)
+	certs, err := certutil.ParseCertsPEM(data)
+	if err == nil {
+		return certs, nil
 	}
-	if len(certs) == 0 {
+	if !hasPEMBlock(data, certutil.CertificateBlockType) {
 		return nil, ErrNoCertificate
 	}
-	return certs, nil
+	return nil, fmt.Errorf("parsing certificate: %w", err)
+}
+
+// hasPEMBlock reports whether data holds a PEM block of type typ.
+func hasPEMBlock(data []byte, typ string) bool {
+	for {
+		var block *pem.Block
+		if block, data = pem.Decode(data); block == nil {
+			return false
+		}
+		if block.Type == typ {
+			return true
+		}
+	}
 }
 
 // KeyMatchesCert reports whether key is the private key of cert's public key.

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"k8s.io/client-go/util/keyutil"
 )
 
 var t0 = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
@@ -30,7 +32,7 @@ func newCA(t *testing.T) (*x509.Certificate, []byte) {
 		t.Fatal(err)
 	}
 	ca, _ := x509.ParseCertificate(der)
-	keyPEM, _ := EncodePrivateKeyPEM(key)
+	keyPEM, _ := keyutil.MarshalPrivateKeyToPEM(key)
 	return ca, keyPEM
 }
 
@@ -46,7 +48,7 @@ func TestKeysRoundTripAndMatch(t *testing.T) {
 		if got, _ := KeyTypeOf(key.Public()); got != kt {
 			t.Errorf("KeyTypeOf(%s) = %s", kt, got)
 		}
-		data, err := EncodePrivateKeyPEM(key)
+		data, err := keyutil.MarshalPrivateKeyToPEM(key)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -75,6 +77,24 @@ func TestKeysRoundTripAndMatch(t *testing.T) {
 	}
 	if _, err := ParseCertsPEM([]byte("-----BEGIN RSA PRIVATE KEY-----\nAA==\n-----END RSA PRIVATE KEY-----\n")); !errors.Is(err, ErrNoCertificate) {
 		t.Errorf("a key is not a cert: %v", err)
+	}
+	corrupt := []byte("-----BEGIN CERTIFICATE-----\nAA==\n-----END CERTIFICATE-----\n")
+	if _, err := ParseCertsPEM(corrupt); err == nil || errors.Is(err, ErrNoCertificate) {
+		t.Errorf("a corrupt certificate block must fail as a parse error, not as no certificate: %v", err)
+	}
+}
+
+// kubelet-client-current.pem holds the certificate and then the key: both parse from one file.
+func TestParseCertAndKeyFromOneFile(t *testing.T) {
+	ca, caKeyPEM := newCA(t)
+	data := append(EncodeCertPEM(ca), caKeyPEM...)
+	key, err := ParsePrivateKeyPEM(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs, err := ParseCertsPEM(data)
+	if err != nil || len(cs) != 1 || !KeyMatchesCert(cs[0], key) {
+		t.Errorf("cert+key file: %d certs, %v", len(cs), err)
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+	"k8s.io/client-go/util/keyutil"
 )
 
 // kubeconfigCert is the client certificate of a kubeconfig's current user.
@@ -82,7 +83,7 @@ func encodeKubeconfigWithCert(kc *kubeconfigCert, cert *x509.Certificate, key cr
 	user.ClientCertificateData = EncodeCertPEM(cert)
 	user.ClientCertificate = ""
 	if key != nil {
-		keyPEM, err := EncodePrivateKeyPEM(key)
+		keyPEM, err := keyutil.MarshalPrivateKeyToPEM(key)
 		if err != nil {
 			return nil, err
 		}

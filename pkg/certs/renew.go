@@ -1,8 +1,6 @@
 package certs
 
 import (
-	"github.com/clusterops/kubectl-clusterops/internal/atomicfile"
-
 	"crypto"
 	"crypto/x509"
 	"errors"
@@ -13,6 +11,10 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	certutil "k8s.io/client-go/util/cert"
+
+	"github.com/clusterops/kubectl-clusterops/internal/atomicfile"
 )
 
 // RenewOptions say what `certs renew` does.
@@ -232,7 +234,7 @@ func prepare(l Layout, store *caStore, name string, opts RenewOptions, now time.
 		p.newKey = true
 	}
 	if opts.CSROnly {
-		p.csrPEM, err = CreateCSR(p.key, p.old.Subject, p.old.DNSNames, p.old.IPAddresses)
+		p.csrPEM, err = certutil.MakeCSR(p.key, &p.old.Subject, p.old.DNSNames, p.old.IPAddresses)
 		return p, err
 	}
 	ca := store.get(spec.CAName)

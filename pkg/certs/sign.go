@@ -10,8 +10,9 @@ import (
 	"fmt"
 	"math"
 	"math/big"
-	"net"
 	"time"
+
+	certutil "k8s.io/client-go/util/cert"
 )
 
 // DefaultValidity is kubeadm's default lifetime of a leaf certificate.
@@ -20,21 +21,10 @@ const DefaultValidity = 365 * 24 * time.Hour
 // backdate is how far before `now` a new certificate becomes valid, to absorb clock skew.
 const backdate = 5 * time.Minute
 
-// CreateCSR returns a PEM certificate request signed by key.
-func CreateCSR(key crypto.Signer, subject pkix.Name, dnsNames []string, ips []net.IP) ([]byte, error) {
-	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{
-		Subject: subject, DNSNames: dnsNames, IPAddresses: ips,
-	}, key)
-	if err != nil {
-		return nil, fmt.Errorf("creating certificate request: %w", err)
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: CertificateRequestBlockType, Bytes: der}), nil
-}
-
 // ParseCSRPEM parses a PEM certificate request and checks its signature.
 func ParseCSRPEM(data []byte) (*x509.CertificateRequest, error) {
 	block, _ := pem.Decode(data)
-	if block == nil || block.Type != CertificateRequestBlockType {
+	if block == nil || block.Type != certutil.CertificateRequestBlockType {
 		return nil, errors.New("no PEM certificate request found")
 	}
 	csr, err := x509.ParseCertificateRequest(block.Bytes)

@@ -14,14 +14,16 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/kubernetes"
+
+	"github.com/clusterops/kubectl-clusterops/pkg/certs"
 )
 
 // InspectFlag is one flag of a component with, when it names a cert, key or kubeconfig file,
-// what that file is and when it expires.
+// what that file is and when it expires (read by certs.ReadFileInfo).
 type InspectFlag struct {
-	Name  string     `json:"name"`
-	Value string     `json:"value"`
-	Files []FileInfo `json:"files,omitempty"`
+	Name  string           `json:"name"`
+	Value string           `json:"value"`
+	Files []certs.FileInfo `json:"files,omitempty"`
 }
 
 // HostPathMount is a hostPath volume and where the container mounts it.
@@ -143,6 +145,20 @@ func Inspect(ctx context.Context, client kubernetes.Interface, opts InspectOptio
 	return nil, &ErrComponentNotFound{Component: opts.Component, Node: opts.Node, Known: names}
 }
 
+// referencesFile says whether a flag value is a path to a cert, key or kubeconfig worth reading.
+func referencesFile(flag, value string) bool {
+	if !strings.HasPrefix(value, "/") {
+		return false
+	}
+	switch strings.ToLower(filepath.Ext(value)) {
+	case ".crt", ".pem", ".key", ".pub", ".conf", ".kubeconfig", ".cert":
+		return true
+	}
+	f := strings.ToLower(flag)
+	return strings.Contains(f, "cert") || strings.Contains(f, "key") || strings.Contains(f, "kubeconfig") ||
+		strings.HasSuffix(f, "-ca-file") || strings.HasSuffix(f, "ca-file")
+}
+
 func inspectPod(pod *corev1.Pod, component, node, source, root string, now time.Time) *InspectResult {
 	c := pod.Spec.Containers[0]
 	for _, cc := range pod.Spec.Containers {
@@ -157,7 +173,7 @@ func inspectPod(pod *corev1.Pod, component, node, source, root string, now time.
 		fl := InspectFlag{Name: f.Name, Value: f.Value}
 		for _, part := range strings.Split(f.Value, ",") {
 			if referencesFile(f.Name, part) {
-				fl.Files = append(fl.Files, ReadFileInfo(root, part, now))
+				fl.Files = append(fl.Files, certs.ReadFileInfo(root, part, now))
 			}
 		}
 		res.Flags = append(res.Flags, fl)

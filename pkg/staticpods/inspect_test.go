@@ -12,6 +12,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes/fake"
+
+	"github.com/clusterops/kubectl-clusterops/pkg/certs"
 )
 
 func TestInspect(t *testing.T) {
@@ -30,7 +32,7 @@ func TestInspect(t *testing.T) {
 		t.Fatal(err)
 	}
 	if res.Node != "b" || res.Source != "mirror pod kube-system/kube-scheduler-b" || len(res.Flags) != 3 ||
-		res.Flags[1].Name != "--kubeconfig" || len(res.Flags[1].Files) != 1 || res.Flags[1].Files[0].Kind != FileMissing {
+		res.Flags[1].Name != "--kubeconfig" || len(res.Flags[1].Files) != 1 || res.Flags[1].Files[0].Kind != certs.FileMissing {
 		t.Errorf("result %+v", res)
 	}
 	if len(res.HostPaths) != 1 || res.HostPaths[0].MountPath != "/etc/kubernetes/scheduler.conf" || !res.HostPaths[0].ReadOnly {

@@ -10,6 +10,7 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/util/keyutil"
 
 	"github.com/clusterops/kubectl-clusterops/pkg/certs"
 	"github.com/clusterops/kubectl-clusterops/pkg/rbac"
@@ -161,7 +162,7 @@ func Create(ctx context.Context, client kubernetes.Interface, o CreateOptions, n
 	if err := CheckIssued(signed.Cert, key, subject); err != nil {
 		return nil, err
 	}
-	keyPEM, err := certs.EncodePrivateKeyPEM(key)
+	keyPEM, err := keyutil.MarshalPrivateKeyToPEM(key)
 	if err != nil {
 		return nil, err
 	}

@@ -15,6 +15,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
+	certutil "k8s.io/client-go/util/cert"
 	"k8s.io/client-go/util/certificate/csr"
 
 	"github.com/clusterops/kubectl-clusterops/pkg/certs"
@@ -47,7 +48,7 @@ type APISigner struct {
 // metadata: ours carries the managed-by and user labels and the exact user name, by which an admin
 // (and our tests) find it, and it fails on a name clash instead of reusing another CSR.
 func (s APISigner) SignAPI(ctx context.Context, key crypto.Signer, subject pkix.Name, expiration time.Duration, now time.Time) (*Signed, error) {
-	csrPEM, err := certs.CreateCSR(key, subject, nil, nil)
+	csrPEM, err := certutil.MakeCSR(key, &subject, nil, nil)
 	if err != nil {
 		return nil, err
 	}

@@ -17,6 +17,8 @@ import (
 	certificatesv1 "k8s.io/api/certificates/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	certutil "k8s.io/client-go/util/cert"
+	"k8s.io/client-go/util/keyutil"
 
 	"github.com/clusterops/kubectl-clusterops/pkg/certs"
 )
@@ -54,7 +56,7 @@ func TestCertsCheckAPISources(t *testing.T) {
 		if mismatch {
 			key, _ = certs.GenerateKey(certs.ECDSAP256, nil)
 		}
-		keyPEM, _ := certs.EncodePrivateKeyPEM(key)
+		keyPEM, _ := keyutil.MarshalPrivateKeyToPEM(key)
 		_, err = client.CoreV1().Secrets(ns).Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: name}, Type: corev1.SecretTypeTLS,
 			Data: map[string][]byte{"tls.crt": certs.EncodeCertPEM(cert), "tls.key": keyPEM, "ca.crt": certs.EncodeCertPEM(ca)}}, metav1.CreateOptions{})
 		if err != nil {
@@ -80,7 +82,7 @@ func TestCertsCheckAPISources(t *testing.T) {
 	}
 
 	key, _ := certs.GenerateKey(certs.ECDSAP256, nil)
-	csrPEM, _ := certs.CreateCSR(key, pkix.Name{CommonName: "pending-user"}, nil, nil)
+	csrPEM, _ := certutil.MakeCSR(key, &pkix.Name{CommonName: "pending-user"}, nil, nil)
 	csr, err := client.CertificatesV1().CertificateSigningRequests().Create(ctx, &certificatesv1.CertificateSigningRequest{
 		ObjectMeta: metav1.ObjectMeta{GenerateName: "clusterops-e2e-"},
 		Spec: certificatesv1.CertificateSigningRequestSpec{Request: csrPEM, SignerName: "example.com/clusterops-e2e",

@@ -43,6 +43,12 @@ type staticPodDiffJSON struct {
 
 // `staticpods list` shows the mirror pods the harness made from kubeadm's manifests, with the
 // harness's config.hash (md5 of each manifest file).
+//
+// This tier has no kubelet: the hash, the Running phase and the Ready state checked here are the
+// ones the harness wrote itself (harness.AddMirrorPods), so this proves only that the command
+// reports what the mirror pods say. The real proof, against a real kubelet's config.hash and
+// phase, is the node tier's testStaticPodsListRealNode (TestNode/StaticPodsListRealNode in
+// test/e2e/node/staticpods_test.go).
 func TestStaticPodsList(t *testing.T) {
 	var list staticPodListJSON
 	r := run(t, "kubectl", "clusterops", "staticpods", "list", "-o", "json", "--kubeconfig", env.cp.AdminKubeconfig)

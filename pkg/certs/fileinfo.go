@@ -1,8 +1,8 @@
-package staticpods
+package certs
 
-// A small local reader of certificate expiry for the files a component's flags reference.
-// TODO: move to pkg/certs (being written on another branch) once it is merged, and use its
-// reader here.
+// The expiry reader for files a static pod's flags reference (pkg/staticpods Inspect): given any
+// path, say whether it is a certificate, a key or a kubeconfig and, for a certificate, when it
+// expires. It reads one loose file, unlike CheckNode, which knows kubeadm's catalogue.
 
 import (
 	"crypto/x509"
@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"k8s.io/client-go/tools/clientcmd"
+	certutil "k8s.io/client-go/util/cert"
 )
 
 // File kinds reported for a referenced file.
@@ -29,7 +30,7 @@ const (
 	FileUnreadable  = "unreadable"
 )
 
-// FileInfo describes a file a flag references, read under the node root.
+// FileInfo describes a file (one a flag references), read under the node root.
 type FileInfo struct {
 	Path string `json:"path"`
 	Kind string `json:"kind"`
@@ -39,20 +40,6 @@ type FileInfo struct {
 	NotAfter *time.Time `json:"notAfter,omitempty"`
 	DaysLeft *int       `json:"daysLeft,omitempty"`
 	Error    string     `json:"error,omitempty"`
-}
-
-// referencesFile says whether a flag value is a path to a cert, key or kubeconfig worth reading.
-func referencesFile(flag, value string) bool {
-	if !strings.HasPrefix(value, "/") {
-		return false
-	}
-	switch strings.ToLower(filepath.Ext(value)) {
-	case ".crt", ".pem", ".key", ".pub", ".conf", ".kubeconfig", ".cert":
-		return true
-	}
-	f := strings.ToLower(flag)
-	return strings.Contains(f, "cert") || strings.Contains(f, "key") || strings.Contains(f, "kubeconfig") ||
-		strings.HasSuffix(f, "-ca-file") || strings.HasSuffix(f, "ca-file")
 }
 
 // ReadFileInfo reads path (a node path) under root and says what it is and, for certificates,
@@ -70,7 +57,7 @@ func ReadFileInfo(root, path string, now time.Time) FileInfo {
 	}
 	if block, _ := pem.Decode(data); block != nil {
 		switch {
-		case block.Type == "CERTIFICATE":
+		case block.Type == certutil.CertificateBlockType:
 			fi.Kind = FileCertificate
 			fi.setCert(block.Bytes, now)
 		case strings.Contains(block.Type, "PRIVATE KEY"), strings.Contains(block.Type, "PUBLIC KEY"):
@@ -94,7 +81,7 @@ func ReadFileInfo(root, path string, now time.Time) FileInfo {
 					fi.Error = "client certificate " + ai.ClientCertificate + ": " + oneLine(err.Error())
 				}
 			}
-			if block, _ := pem.Decode(certData); block != nil && block.Type == "CERTIFICATE" {
+			if block, _ := pem.Decode(certData); block != nil && block.Type == certutil.CertificateBlockType {
 				fi.setCert(block.Bytes, now)
 			}
 			break
@@ -131,3 +118,5 @@ func (fi FileInfo) ExpiryText() string {
 	}
 	return fi.Kind
 }
+
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
