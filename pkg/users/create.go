@@ -83,16 +83,15 @@ type CreateResult struct {
 // MinExpiration is the shortest lifetime the kube-apiserver-client signer accepts.
 const MinExpiration = 10 * time.Minute
 
-// ValidateCreate checks the options without I/O besides the output file checks.
-func ValidateCreate(o CreateOptions) error {
+// ValidateInput checks what the caller asked for: the name and groups, the lifetime, the local CA
+// pair and the access. It does no I/O, so a command can call it before it reads any file or
+// kubeconfig. The namespace is not checked here: it comes from the kubeconfig (Create checks it).
+func ValidateInput(o CreateOptions) error {
 	if err := ValidateIdentity(o.Name, o.Groups, o.AllowPrivilegedGroup); err != nil {
 		return err
 	}
 	if o.Expiration < MinExpiration {
 		return fmt.Errorf("--expiration %s is too short: give at least 10m (e.g. 720h)", o.Expiration)
-	}
-	if o.Namespace == "" {
-		return fmt.Errorf("missing namespace: give -n NAMESPACE")
 	}
 	if (o.CACert == "") != (o.CAKey == "") {
 		return fmt.Errorf("give both --ca-cert and --ca-key to sign locally, or neither to use the certificates API")
@@ -110,6 +109,15 @@ func ValidateCreate(o CreateOptions) error {
 	default:
 		return fmt.Errorf("choose the access: --role TEMPLATE, --clusterrole NAME or --no-binding")
 	}
+	return nil
+}
+
+// checkTarget checks where the user goes: a namespace, and a kubeconfig to write that holds
+// nothing Create would overwrite without Overwrite (the standalone file, or the entries a merge adds).
+func checkTarget(o CreateOptions) error {
+	if o.Namespace == "" {
+		return fmt.Errorf("missing namespace: give -n NAMESPACE")
+	}
 	if o.Merge {
 		return CheckMerge(o.MergeKubeconfig, o.credentials(nil, nil), o.Overwrite)
 	}
@@ -126,7 +134,10 @@ func (o CreateOptions) credentials(certPEM, keyPEM []byte) Credentials {
 // with the new credentials, and writes the kubeconfig last. On a failure it deletes what it
 // created in the cluster (the CSR, a new binding and role) and writes no file.
 func Create(ctx context.Context, client kubernetes.Interface, o CreateOptions, now time.Time) (res *CreateResult, err error) {
-	if err := ValidateCreate(o); err != nil {
+	if err := ValidateInput(o); err != nil {
+		return nil, err
+	}
+	if err := checkTarget(o); err != nil {
 		return nil, err
 	}
 	var undo []func(context.Context)

@@ -35,6 +35,46 @@ func TestValidateIdentity(t *testing.T) {
 	}
 }
 
+// ValidateInput checks the input only: a taken output file, a missing directory, an unreadable
+// merge kubeconfig and an empty namespace (all checked by Create) pass it.
+func TestValidateInput(t *testing.T) {
+	dir := t.TempDir()
+	taken := filepath.Join(dir, "taken")
+	os.WriteFile(taken, nil, 0o600)
+	ok := CreateOptions{Name: "jane", BindKind: BindNone, Expiration: time.Hour, OutputKubeconfig: taken}
+	for _, c := range []struct {
+		change func(*CreateOptions)
+		want   string
+	}{
+		{func(*CreateOptions) {}, ""},
+		{func(o *CreateOptions) { o.OutputKubeconfig = filepath.Join(dir, "missing", "x") }, ""},
+		{func(o *CreateOptions) { o.Merge, o.MergeKubeconfig = true, filepath.Join(dir, "missing.conf") }, ""},
+		{func(o *CreateOptions) { o.BindKind, o.BindName = BindTemplate, "readonly" }, ""},
+		{func(o *CreateOptions) { o.Groups = []string{"system:masters"} }, "system:masters"},
+		{func(o *CreateOptions) { o.Expiration = time.Minute }, "too short"},
+		{func(o *CreateOptions) { o.CACert = "ca.crt" }, "give both --ca-cert and --ca-key"},
+		{func(o *CreateOptions) { o.BindKind, o.BindName = BindTemplate, "no-such" }, "no-such"},
+		{func(o *CreateOptions) { o.BindKind = BindClusterRole }, "--clusterrole needs a name"},
+		{func(o *CreateOptions) { o.BindKind = "" }, "choose the access"},
+	} {
+		o := ok
+		c.change(&o)
+		err := ValidateInput(o)
+		if (c.want == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), c.want)) {
+			t.Errorf("ValidateInput(%+v) = %v, want %q", o, err, c.want)
+		}
+	}
+	// What ValidateInput leaves alone, checkTarget refuses.
+	inDev := ok
+	inDev.Namespace = "dev"
+	for want, o := range map[string]CreateOptions{"already exists": inDev,
+		"missing namespace": {Name: "jane", OutputKubeconfig: filepath.Join(dir, "new")}} {
+		if err := checkTarget(o); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("checkTarget(%+v) = %v, want %q", o, err, want)
+		}
+	}
+}
+
 func TestCSRNameIsAValidUniqueSubdomain(t *testing.T) {
 	now := time.Date(2026, 11, 27, 0, 0, 0, 0, time.UTC)
 	seen := map[string]string{}

@@ -168,59 +168,52 @@ func (o *UserCreateOptions) binding() (kind, name string, given int) {
 	return kind, name, given
 }
 
-// Validate checks the flags and NAME; it does no I/O. Run (users.Create) checks the output file,
-// the kubeconfig to merge into, the CA files and the namespace before it creates anything.
+// Validate checks the flags and NAME with users.ValidateInput; it does no I/O. Run (users.Create)
+// checks the output file, the kubeconfig to merge into, the CA files and the namespace before it
+// creates anything.
 func (o *UserCreateOptions) Validate() error {
-	kind, name, given := o.binding()
-	if given != 1 {
+	if _, _, given := o.binding(); given != 1 {
 		return errors.New("choose exactly one of --role TEMPLATE, --clusterrole NAME and --no-binding")
 	}
-	if _, err := certs.ParseKeyType(o.KeyType); err != nil {
+	opts, err := o.createOptions()
+	if err != nil {
 		return err
 	}
-	if err := users.ValidateIdentity(o.Name, o.Groups, o.AllowPrivileged); err != nil {
-		return err
+	return users.ValidateInput(opts)
+}
+
+// createOptions are the options of users.Create, from the flags and what Complete resolved.
+func (o *UserCreateOptions) createOptions() (users.CreateOptions, error) {
+	keyType, err := certs.ParseKeyType(o.KeyType)
+	if err != nil {
+		return users.CreateOptions{}, err
 	}
-	// The same checks, with the same messages, as users.ValidateCreate, which also does I/O.
-	if o.Expiration < users.MinExpiration {
-		return fmt.Errorf("--expiration %s is too short: give at least 10m (e.g. 720h)", o.Expiration)
-	}
-	if (o.CACert == "") != (o.CAKey == "") {
-		return errors.New("give both --ca-cert and --ca-key to sign locally, or neither to use the certificates API")
-	}
-	if kind == users.BindTemplate {
-		if _, err := rbac.LookupTemplate(name); err != nil {
-			return err
-		}
-	}
-	return nil
+	kind, name, _ := o.binding()
+	return users.CreateOptions{
+		Name: o.Name, Groups: o.Groups, Namespace: o.namespace, BindKind: kind, BindName: name,
+		Expiration: o.Expiration, KeyType: keyType, ContextName: o.ContextName, Cluster: o.cluster,
+		OutputKubeconfig: o.Output, Merge: o.Merge, MergeKubeconfig: o.mergeConfig, Overwrite: o.Overwrite,
+		Approve: o.Approve, SignTimeout: o.Timeout, CACert: o.CACert, CAKey: o.CAKey,
+		AllowPrivilegedGroup: o.AllowPrivileged,
+	}, nil
 }
 
 // Run creates the user and prints what was done and what the new credentials may do.
 func (o *UserCreateOptions) Run(ctx context.Context) error {
-	cluster := o.cluster
+	opts, err := o.createOptions()
+	if err != nil {
+		return err
+	}
 	if o.caFile != "" {
 		data, err := os.ReadFile(o.caFile)
 		if err != nil {
 			return fmt.Errorf("reading the cluster CA %s: %v", o.caFile, err)
 		}
-		cluster.CAData = data
-	}
-	keyType, err := certs.ParseKeyType(o.KeyType)
-	if err != nil {
-		return err
-	}
-	kind, name, _ := o.binding()
-	opts := users.CreateOptions{
-		Name: o.Name, Groups: o.Groups, Namespace: o.namespace, BindKind: kind, BindName: name,
-		Expiration: o.Expiration, KeyType: keyType, ContextName: o.ContextName, Cluster: cluster,
-		OutputKubeconfig: o.Output, Merge: o.Merge, MergeKubeconfig: o.mergeConfig, Overwrite: o.Overwrite,
-		Approve: o.Approve, SignTimeout: o.Timeout, CACert: o.CACert, CAKey: o.CAKey,
-		AllowPrivilegedGroup: o.AllowPrivileged,
+		opts.Cluster.CAData = data
 	}
 	res, err := users.Create(ctx, o.client, opts, time.Now())
 	if err != nil {
-		return cmdutil.FriendlyError(err, cluster.Server)
+		return cmdutil.FriendlyError(err, opts.Cluster.Server)
 	}
 	return o.printer.Print(o.Out, "UserCreation", res, func(w io.Writer) error { return printUserCreated(w, res) })
 }
