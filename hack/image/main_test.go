@@ -82,6 +82,32 @@ func tree(t *testing.T, dir string) map[string][]byte {
 	return files
 }
 
+type tarEntry struct {
+	hdr  *tar.Header
+	body []byte
+}
+
+// readTar reads every entry of a tar stream.
+func readTar(t *testing.T, r io.Reader) []tarEntry {
+	t.Helper()
+	var entries []tarEntry
+	tr := tar.NewReader(r)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			return entries
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, err := io.ReadAll(tr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		entries = append(entries, tarEntry{h, body})
+	}
+}
+
 // Two builds from the same inputs, into different folders, give the same digest and the same
 // bytes; changing any input changes the digest (so the comparison can fail).
 func TestBuildIsReproducible(t *testing.T) {
@@ -203,25 +229,17 @@ func TestImageShape(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		tr := tar.NewReader(rc)
 		var entries []string
-		for {
-			h, err := tr.Next()
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
+		for _, e := range readTar(t, rc) {
+			h := e.hdr
 			entries = append(entries, h.Name)
 			if h.Uid != 0 || h.Gid != 0 || h.Uname != "" || h.Gname != "" || !h.ModTime.Equal(created) {
 				t.Errorf("%s: %s owned by %d:%d (%q:%q), mtime %s", arch, h.Name, h.Uid, h.Gid, h.Uname, h.Gname, h.ModTime)
 			}
 			switch h.Name {
 			case "kubectl-clusterops":
-				body, _ := io.ReadAll(tr)
-				if h.Mode != 0o755 || string(body) != "plugin for linux-"+arch {
-					t.Errorf("%s: binary mode %o, content %q", arch, h.Mode, body)
+				if h.Mode != 0o755 || string(e.body) != "plugin for linux-"+arch {
+					t.Errorf("%s: binary mode %o, content %q", arch, h.Mode, e.body)
 				}
 			case "tmp/":
 				if h.Typeflag != tar.TypeDir || h.Mode != 0o1777 {
@@ -287,26 +305,17 @@ func TestArchive(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	tr := tar.NewReader(f)
 	var names []string
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		names = append(names, h.Name)
-		if h.Typeflag == tar.TypeDir {
+	for _, e := range readTar(t, f) {
+		names = append(names, e.hdr.Name)
+		if e.hdr.Typeflag == tar.TypeDir {
 			continue
 		}
-		b, _ := io.ReadAll(tr)
-		target := filepath.Join(dir, filepath.FromSlash(h.Name))
+		target := filepath.Join(dir, filepath.FromSlash(e.hdr.Name))
 		if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
 			t.Fatal(err)
 		}
-		if err := os.WriteFile(target, b, 0o644); err != nil {
+		if err := os.WriteFile(target, e.body, 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
