@@ -8,7 +8,7 @@ PKG := github.com/clusterops/kubectl-clusterops/pkg/plugin/cmdutil
 LDFLAGS := -s -w -X $(PKG).gitVersion=$(VERSION) -X $(PKG).gitCommit=$(COMMIT) -X $(PKG).buildDate=$(BUILD_DATE)
 
 .PHONY: all build install test test-unit test-e2e test-node lint upstream demo cluster node-up node-down clean \
-	dist release-manifest docs verify-docs
+	dist image verify-image release-manifest docs verify-docs
 
 all: build
 
@@ -64,6 +64,17 @@ DIST_VERSION = $(shell v='$(VERSION)'; if [[ $$v =~ ^v[0-9]+\.[0-9]+\.[0-9]+(-[0
 dist:
 	VERSION="$(DIST_VERSION)" COMMIT="$(COMMIT)" BUILD_DATE="$(BUILD_DATE)" SOURCE_DATE_EPOCH="$(SOURCE_DATE_EPOCH)" \
 		DIST="$(DIST)" $(if $(PLATFORMS),PLATFORMS="$(PLATFORMS)") hack/dist
+
+## image: the plugin's container image, an OCI image layout in dist/image (index of linux/amd64 and
+## linux/arm64, one layer, no shell; built with go-containerregistry, no Docker). Prints the index
+## digest and the image reference (a build without a release tag has none). Reproducible.
+image:
+	VERSION="$(VERSION)" COMMIT="$(COMMIT)" BUILD_DATE="$(BUILD_DATE)" SOURCE_DATE_EPOCH="$(SOURCE_DATE_EPOCH)" \
+		OUT="$(DIST)/image" $(if $(PLATFORMS),PLATFORMS="$(PLATFORMS)") hack/build-image
+
+## verify-image: make image twice into two folders and fail unless the digests and bytes are equal
+verify-image:
+	hack/verify-image
 
 ## release-manifest: make dist, then copy the rendered manifest to ./plugins.yaml (for a release commit)
 release-manifest: dist

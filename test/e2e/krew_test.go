@@ -4,6 +4,8 @@ package e2e
 
 import (
 	"bytes"
+	"encoding/json"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -62,9 +64,9 @@ func copySource(t *testing.T, root, dst string) {
 	}
 }
 
-// The release path end to end, with the real tools: `make dist` builds six archives and renders
-// plugins.yaml; a second `make dist` from a copy of the source in another folder gives the same
-// bytes; krew's own validate-krew-manifest accepts the manifest; the real krew v0.4.3 installs the
+// The release path end to end, with the real tools: `make dist` builds six archives, renders
+// plugins.yaml and writes the container image's OCI layout; a second `make dist` from a copy of the
+// source in another folder gives the same bytes (and so the same image digest); krew's own validate-krew-manifest accepts the manifest; the real krew v0.4.3 installs the
 // linux/amd64 archive from it; the real kubectl v1.37.2 then runs the installed plugin; and
 // completion works through kubectl once kubectl_complete-clusterops is installed.
 func TestKrewReleasePath(t *testing.T) {
@@ -126,6 +128,42 @@ func TestKrewReleasePath(t *testing.T) {
 		}
 		sums, _ := os.ReadFile(filepath.Join(distB, "SHA256SUMS"))
 		t.Logf("second build SHA256SUMS (identical to the first):\n%s", sums)
+
+		// The container image beside the archives: the same OCI layout, byte for byte (so the same
+		// index digest), with the linux/amd64 and linux/arm64 images.
+		imageA := filepath.Join(distA, "image")
+		sumsA, sumsB := fileSums(t, imageA), fileSums(t, filepath.Join(distB, "image"))
+		if len(sumsA) != 9 { // oci-layout, index.json, the index, and per platform a manifest, a config and a layer
+			t.Errorf("dist/image holds %d files, want 9: %v", len(sumsA), slices.Sorted(maps.Keys(sumsA)))
+		}
+		if !maps.Equal(sumsA, sumsB) {
+			t.Errorf("dist/image differs between the two builds:\n%v\n%v", sumsA, sumsB)
+		}
+		var index struct {
+			Manifests []struct {
+				Digest      string            `json:"digest"`
+				Annotations map[string]string `json:"annotations"`
+			} `json:"manifests"`
+		}
+		raw, err := os.ReadFile(filepath.Join(imageA, "index.json"))
+		if err != nil || json.Unmarshal(raw, &index) != nil || len(index.Manifests) != 1 {
+			t.Fatalf("dist/image/index.json: %v\n%s", err, raw)
+		}
+		top := index.Manifests[0]
+		wantRef := "ghcr.io/clusterops/kubectl-clusterops:" + distVersion
+		if top.Annotations["io.containerd.image.name"] != wantRef {
+			t.Errorf("the image of %s is named %q, want %q", distVersion, top.Annotations["io.containerd.image.name"], wantRef)
+		}
+		indexBlob, err := os.ReadFile(filepath.Join(imageA, "blobs", "sha256", strings.TrimPrefix(top.Digest, "sha256:")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, arch := range []string{"amd64", "arm64"} {
+			if !bytes.Contains(indexBlob, []byte(`"platform":{"architecture":"`+arch+`","os":"linux"}`)) {
+				t.Errorf("the image index %s has no linux/%s image:\n%s", top.Digest, arch, indexBlob)
+			}
+		}
+		t.Logf("image index digest (identical in both builds): %s", top.Digest)
 	})
 
 	tools := harness.CLI{Dirs: []string{krewBins}, Env: []string{"KUBECONFIG="}}
