@@ -41,7 +41,7 @@ func WriteFile(path string, data []byte, perm os.FileMode) error {
 // WriteFileWith writes data to path atomically, as opts say.
 func WriteFileWith(path string, data []byte, opts Options) (err error) {
 	if opts.FollowSymlink {
-		if path, err = resolve(path); err != nil {
+		if path, err = Resolve(path); err != nil {
 			return Error(path, err)
 		}
 	}
@@ -70,9 +70,9 @@ func WriteFileWith(path string, data []byte, opts Options) (err error) {
 	return f.Commit()
 }
 
-// resolve follows symlinks of the final path element (a dangling link resolves to its target,
-// which is then created).
-func resolve(path string) (string, error) {
+// Resolve follows symlinks of the final path element, as WriteFileWith with FollowSymlink does
+// (a dangling link resolves to its target, which is then created).
+func Resolve(path string) (string, error) {
 	for range 40 {
 		fi, err := os.Lstat(path)
 		if errors.Is(err, os.ErrNotExist) {

@@ -100,8 +100,8 @@ func TestMergeKeepsEverythingElse(t *testing.T) {
 			t.Errorf("lost %q:\n%s", want, data)
 		}
 	}
-	if st, _ := os.Stat(path); st.Mode().Perm() != 0o640 {
-		t.Errorf("mode changed to %v", st.Mode().Perm())
+	if st, _ := os.Stat(path); st.Mode().Perm() != 0o600 {
+		t.Errorf("mode %v, want 0600 (the file now holds a private key)", st.Mode().Perm())
 	}
 	cfg, err := clientcmd.Load(data)
 	if err != nil || cfg.Contexts["jane@prod"].Namespace != "dev" || string(cfg.AuthInfos["jane"].ClientKeyData) != "key" {
