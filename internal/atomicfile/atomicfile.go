@@ -7,11 +7,15 @@
 package atomicfile
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 )
 
@@ -37,7 +41,7 @@ func WriteFile(path string, data []byte, perm os.FileMode) error {
 // WriteFileWith writes data to path atomically, as opts say.
 func WriteFileWith(path string, data []byte, opts Options) (err error) {
 	if opts.FollowSymlink {
-		if path, err = resolve(path); err != nil {
+		if path, err = Resolve(path); err != nil {
 			return Error(path, err)
 		}
 	}
@@ -66,9 +70,9 @@ func WriteFileWith(path string, data []byte, opts Options) (err error) {
 	return f.Commit()
 }
 
-// resolve follows symlinks of the final path element (a dangling link resolves to its target,
-// which is then created).
-func resolve(path string) (string, error) {
+// Resolve follows symlinks of the final path element, as WriteFileWith with FollowSymlink does
+// (a dangling link resolves to its target, which is then created).
+func Resolve(path string) (string, error) {
 	for range 40 {
 		fi, err := os.Lstat(path)
 		if errors.Is(err, os.ErrNotExist) {
@@ -100,18 +104,48 @@ type File struct {
 	done bool
 }
 
-// Create opens a new temp file, mode 0600, in path's directory, created exclusively.
+// Create opens a new temp file ".BASE.tmp-RANDOM", mode 0600, in path's directory, created
+// exclusively.
 func Create(path string) (*File, error) {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-")
-	if err != nil {
-		return nil, Error(path, err)
+	return CreateAs(path, "."+filepath.Base(path)+".tmp-")
+}
+
+// CreateAs is Create with the temp file named prefix followed by 16 random hex digits (from
+// crypto/rand, so nobody can plant a file or symlink at the name in advance). It is opened
+// O_CREATE|O_EXCL|O_NOFOLLOW, mode 0600: it never follows, truncates or shares a file that
+// is already there, even one created a moment before.
+func CreateAs(path, prefix string) (*File, error) {
+	if strings.ContainsRune(prefix, filepath.Separator) {
+		return nil, fmt.Errorf("atomicfile: temp prefix %q has a path separator", prefix)
 	}
-	return &File{File: tmp, Path: path}, nil
+	dir := filepath.Dir(path)
+	for range 100 {
+		var b [8]byte
+		_, _ = rand.Read(b[:]) // never fails (crypto/rand crashes the program instead)
+		tmp, err := os.OpenFile(filepath.Join(dir, prefix+hex.EncodeToString(b[:])),
+			os.O_RDWR|os.O_CREATE|os.O_EXCL|noFollow, 0o600)
+		if errors.Is(err, fs.ErrExist) {
+			continue
+		}
+		if err != nil {
+			return nil, Error(path, err)
+		}
+		return &File{File: tmp, Path: path}, nil
+	}
+	return nil, Error(path, fmt.Errorf("no free temp name in %s", dir))
 }
 
 // Commit fsyncs the temp file, renames it to Path and fsyncs the directory. On error the temp
 // file is removed and Path is left as it was (unless only the directory fsync failed).
-func (f *File) Commit() error {
+func (f *File) Commit() error { return f.commit(true) }
+
+// CommitNew is Commit that never replaces a file: when Path exists, even if it was made after
+// the caller checked, it fails with an error that wraps fs.ErrExist, and the temp file is
+// removed. The new name is made with link(2), which fails on an existing name; on a file
+// system without hard links it falls back to a check and a rename.
+func (f *File) CommitNew() error { return f.commit(false) }
+
+func (f *File) commit(replace bool) error {
 	if f.done {
 		return fmt.Errorf("writing %s: already committed or aborted", f.Path)
 	}
@@ -125,11 +159,30 @@ func (f *File) Commit() error {
 		os.Remove(f.Name())
 		return Error(f.Path, err)
 	}
-	if err := os.Rename(f.Name(), f.Path); err != nil {
+	if err := place(f.Name(), f.Path, replace); err != nil {
 		os.Remove(f.Name())
 		return Error(f.Path, err)
 	}
 	return SyncDir(filepath.Dir(f.Path))
+}
+
+// place gives the file tmp the name path: by rename, or without replace by link then unlink.
+func place(tmp, path string, replace bool) error {
+	if replace {
+		return os.Rename(tmp, path)
+	}
+	err := os.Link(tmp, path)
+	switch {
+	case err == nil:
+		return os.Remove(tmp)
+	case errors.Is(err, fs.ErrExist):
+		return err
+	}
+	// No hard links here (EPERM, ENOTSUP, ...): the best that is left is to check, then rename.
+	if _, serr := os.Lstat(path); serr == nil {
+		return &os.LinkError{Op: "rename", Old: tmp, New: path, Err: fs.ErrExist}
+	}
+	return os.Rename(tmp, path)
 }
 
 // Abort closes and removes the temp file; Path is untouched. Safe to call after Commit.

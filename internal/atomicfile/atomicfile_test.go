@@ -2,6 +2,7 @@ package atomicfile
 
 import (
 	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -94,5 +95,40 @@ func TestErrorSaysDiskFull(t *testing.T) {
 	}
 	if Error("p", nil) != nil {
 		t.Fatal("nil")
+	}
+}
+
+// CommitNew never replaces a file, even one made after the temp file was created.
+func TestCommitNewNeverReplaces(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "snap.db")
+	f, err := CreateAs(p, "snap.db.part-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(filepath.Base(f.Name()), "snap.db.part-") || len(filepath.Base(f.Name())) != len("snap.db.part-")+16 {
+		t.Errorf("temp name %s, want snap.db.part- and 16 random hex digits", f.Name())
+	}
+	f.Write([]byte("new"))
+	os.WriteFile(p, []byte("theirs"), 0o600)
+	if err := f.CommitNew(); !errors.Is(err, fs.ErrExist) {
+		t.Errorf("CommitNew over an existing file: %v, want ErrExist", err)
+	}
+	if b, _ := os.ReadFile(p); string(b) != "theirs" {
+		t.Errorf("the existing file was replaced: %q", b)
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 1 {
+		t.Errorf("temp file left behind: %v", ents)
+	}
+	g, _ := CreateAs(filepath.Join(dir, "other.db"), "other.db.part-")
+	g.Write([]byte("x"))
+	if err := g.CommitNew(); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, "other.db")); string(b) != "x" {
+		t.Errorf("CommitNew wrote %q", b)
+	}
+	if _, err := CreateAs(p, "../x-"); err == nil {
+		t.Error("a prefix with a separator was accepted")
 	}
 }

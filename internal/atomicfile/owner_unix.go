@@ -8,6 +8,9 @@ import (
 	"syscall"
 )
 
+// noFollow makes an open fail on a symlink rather than follow it.
+const noFollow = syscall.O_NOFOLLOW
+
 // keepOwner gives the temp file the owner and group of the file it replaces, so that a root
 // run does not turn a user's file into root's. EPERM (not root) is ignored: the file then
 // keeps the caller's ownership, which is what the caller could write anyway.

@@ -23,6 +23,12 @@ import (
 // snapshotBytes builds a tiny etcd-like bolt db (one key at revision 42) plus etcd's appended sha256.
 func snapshotBytes(t *testing.T) []byte {
 	t.Helper()
+	return snapshotAt(t, 42)
+}
+
+// snapshotAt is snapshotBytes with the key at revision rev.
+func snapshotAt(t *testing.T, rev int64) []byte {
+	t.Helper()
 	path := filepath.Join(t.TempDir(), "db")
 	db, err := bolt.Open(path, 0o600, nil)
 	if err != nil {
@@ -33,7 +39,7 @@ func snapshotBytes(t *testing.T) []byte {
 		if err != nil {
 			return err
 		}
-		return b.Put(mvcc.RevToBytes(mvcc.Revision{Main: 42}, mvcc.NewRevBytes()), []byte("x"))
+		return b.Put(mvcc.RevToBytes(mvcc.Revision{Main: rev}, mvcc.NewRevBytes()), []byte("x"))
 	})
 	db.Close()
 	if err != nil {
@@ -103,11 +109,16 @@ func TestSave(t *testing.T) {
 		if err == nil {
 			t.Errorf("%s: saved", name)
 		}
-		for _, left := range []string{p, p + ".part", p + ".json"} {
-			if _, err := os.Stat(left); err == nil {
-				t.Errorf("%s: %s left behind", name, left)
-			}
-		}
+		assertNothingLeft(t, name, p)
+	}
+}
+
+// assertNothingLeft checks that a failed save of p left no file, temp file or sidecar.
+func assertNothingLeft(t *testing.T, what, p string) {
+	t.Helper()
+	left, _ := filepath.Glob(p + "*")
+	for _, l := range left {
+		t.Errorf("%s: %s left behind", what, l)
 	}
 }
 

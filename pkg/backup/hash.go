@@ -94,13 +94,18 @@ func hashFile(path string) (digests, error) {
 		return digests{}, err
 	}
 	defer f.Close()
+	return hashReader(f, path)
+}
+
+// hashReader hashes a snapshot read from r; name is for errors.
+func hashReader(r io.Reader, name string) (digests, error) {
 	w := newHashingWriter()
-	if _, err := io.CopyBuffer(w, f, make([]byte, 1<<20)); err != nil {
-		return digests{}, fmt.Errorf("reading %s: %w", path, err)
+	if _, err := io.CopyBuffer(w, r, make([]byte, 1<<20)); err != nil {
+		return digests{}, fmt.Errorf("reading %s: %w", name, err)
 	}
 	d, err := w.digests()
 	if err != nil {
-		return d, fmt.Errorf("%s: %w", path, err)
+		return d, fmt.Errorf("%s: %w", name, err)
 	}
 	return d, nil
 }

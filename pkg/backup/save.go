@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sync"
@@ -48,7 +49,7 @@ type Metadata struct {
 
 // SaveOptions say where and how to save one snapshot.
 type SaveOptions struct {
-	Path      string // final path; FILE.part and FILE.json go next to it
+	Path      string // final path; FILE.part-RANDOM and FILE.json go next to it
 	Overwrite bool
 	// MaxRate limits the stream to this many bytes per second (0: no limit).
 	MaxRate int64
@@ -58,6 +59,9 @@ type SaveOptions struct {
 	Clock func() time.Time
 	// Metadata fields known by the caller (member, cluster, versions).
 	Meta Metadata
+
+	// afterSync, in tests, runs on the temp file once it is fsynced, before it is hashed again.
+	afterSync func(tempPath string)
 }
 
 // SidecarPath is the metadata file of a snapshot.
@@ -81,9 +85,12 @@ func CheckTarget(path string, overwrite bool) error {
 	return nil
 }
 
-// Save streams a snapshot from src to opts.Path: it writes FILE.part, checks the sha256 etcd
-// appends against the data as it arrives, fsyncs, renames, and writes the sidecar. On any
-// error nothing is left at the final path (nor the .part file).
+// Save streams a snapshot from src to opts.Path. It writes a new temp file FILE.part-RANDOM
+// (created exclusively, never through a symlink, never shared with another save), checks the
+// sha256 etcd appends against the data as it arrives, fsyncs, hashes the file again from disk
+// and compares, then gives it the final name (without Overwrite, never over a file that
+// appeared meanwhile) and writes the sidecar. On any error nothing is left at the final path
+// (nor the temp file).
 func Save(ctx context.Context, src SnapshotSource, opts SaveOptions) (meta *Metadata, err error) {
 	if opts.Clock == nil {
 		return nil, errors.New("backup.Save: no clock")
@@ -92,15 +99,14 @@ func Save(ctx context.Context, src SnapshotSource, opts SaveOptions) (meta *Meta
 		return nil, err
 	}
 	start := opts.Clock()
-	part := opts.Path + ".part"
-	f, err := os.OpenFile(part, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	f, err := atomicfile.CreateAs(opts.Path, PartPrefix(opts.Path))
 	if err != nil {
-		return nil, fmt.Errorf("cannot write %s: %w", part, err)
+		return nil, diskFullHint(err)
 	}
+	part := f.Name()
 	defer func() {
 		if err != nil {
-			f.Close()
-			os.Remove(part)
+			f.Abort()
 		}
 	}()
 
@@ -113,7 +119,7 @@ func Save(ctx context.Context, src SnapshotSource, opts SaveOptions) (meta *Meta
 	defer resp.Snapshot.Close()
 
 	hw := newHashingWriter()
-	written, werr, rerr := pipeline(ctx, cancel, resp.Snapshot, f, hw, opts, start)
+	written, werr, rerr := pipeline(ctx, cancel, resp.Snapshot, f.File, hw, opts, start)
 	if werr != nil {
 		return nil, writeError(part, werr)
 	}
@@ -130,8 +136,11 @@ func Save(ctx context.Context, src SnapshotSource, opts SaveOptions) (meta *Meta
 	if err := f.Sync(); err != nil {
 		return nil, writeError(part, err)
 	}
-	if err := f.Close(); err != nil {
-		return nil, writeError(part, err)
+	if opts.afterSync != nil {
+		opts.afterSync(part)
+	}
+	if err := checkOnDisk(f.File, d); err != nil {
+		return nil, err
 	}
 	rev, storage, err := readRevision(part)
 	if err != nil {
@@ -150,17 +159,43 @@ func Save(ctx context.Context, src SnapshotSource, opts SaveOptions) (meta *Meta
 	m.Time = start.UTC()
 	m.DurationSeconds = opts.Clock().Sub(start).Seconds()
 
-	if err := os.Rename(part, opts.Path); err != nil {
-		return nil, fmt.Errorf("cannot rename %s to %s: %w", part, opts.Path, err)
+	commit := f.CommitNew
+	if opts.Overwrite {
+		commit = f.Commit
+	}
+	if err := commit(); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return nil, fmt.Errorf("%s already exists (another save made it meanwhile): choose another name, or pass --overwrite", opts.Path)
+		}
+		return nil, diskFullHint(err)
 	}
 	if err := writeSidecar(opts.Path, &m); err != nil {
 		os.Remove(opts.Path)
 		return nil, err
 	}
-	if err := atomicfile.SyncDir(filepath.Dir(opts.Path)); err != nil {
-		return nil, err
-	}
 	return &m, nil
+}
+
+// PartPrefix is how the temp file of a snapshot at path starts: "FILE.part-", followed by a
+// random suffix.
+func PartPrefix(path string) string { return filepath.Base(path) + ".part-" }
+
+// checkOnDisk hashes the fsynced temp file again, through f, and compares it with what the
+// stream gave: a write that did not land as sent (a bad disk, a file changed under us) is not
+// saved as a good snapshot.
+func checkOnDisk(f *os.File, streamed digests) error {
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return fmt.Errorf("reading back %s: %w", f.Name(), err)
+	}
+	disk, err := hashReader(f, f.Name())
+	if err != nil {
+		return fmt.Errorf("%w: reading back %s: %v", ErrIntegrity, f.Name(), err)
+	}
+	if disk.Size != streamed.Size || disk.FileSHA256 != streamed.FileSHA256 {
+		return fmt.Errorf("%w: the file on disk (%d bytes, sha256 %.16s...) differs from the stream (%d bytes, sha256 %.16s...): check the disk; no snapshot was saved",
+			ErrIntegrity, disk.Size, disk.FileSHA256, streamed.Size, streamed.FileSHA256)
+	}
+	return nil
 }
 
 // writeError is atomicfile's error for path, with what to do when the disk is full.
@@ -168,6 +203,14 @@ func writeError(path string, err error) error {
 	err = atomicfile.Error(path, err)
 	if errors.Is(err, atomicfile.ErrDiskFull) {
 		return fmt.Errorf("%w writing %s: free space or choose another --dir; no snapshot was written", atomicfile.ErrDiskFull, path)
+	}
+	return err
+}
+
+// diskFullHint adds what to do to an error from atomicfile when the disk is full.
+func diskFullHint(err error) error {
+	if errors.Is(err, atomicfile.ErrDiskFull) {
+		return fmt.Errorf("%w: free space or choose another --dir; no snapshot was written", err)
 	}
 	return err
 }

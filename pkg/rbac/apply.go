@@ -34,29 +34,54 @@ type Applied struct {
 type ApplyOptions struct {
 	// DryRun asks the server to validate and admit without persisting.
 	DryRun bool
+	// TakeOver lets Apply change an existing role or binding that lacks our managed-by label (it
+	// gets the label). It never allows a system: name, a bootstrap object or an aggregated role.
+	TakeOver bool
 }
 
-// Apply applies the role and then the binding with server-side apply (field
-// manager kubectl-clusterops, conflicts forced: this tool owns the objects it
-// renders). Applying the same grant twice changes nothing; the second run
+// applyStep is one object of a grant: how to read it and how to apply it, with the
+// resourceVersion it was read at ("" when it did not exist).
+type applyStep struct {
+	kind, ns, name string
+	get            func() (metav1.Object, error)
+	apply          func(resourceVersion string) (metav1.Object, error)
+}
+
+// Apply applies the role and then the binding with server-side apply (field manager
+// kubectl-clusterops, conflicts forced: this tool owns the objects it renders). It first reads
+// every object and refuses, before it writes anything, one it may not change (see
+// checkWritable); each apply then carries the resourceVersion it read, so an object changed in
+// between is not overwritten. Applying the same grant twice changes nothing; the second run
 // reports "unchanged".
 func Apply(ctx context.Context, c rbacclient.RbacV1Interface, g *Grant, opts ApplyOptions) ([]Applied, error) {
 	ao := metav1.ApplyOptions{FieldManager: FieldManager, Force: true}
 	if opts.DryRun {
 		ao.DryRun = []string{metav1.DryRunAll}
 	}
+	steps := applySteps(ctx, c, g, ao)
+	befores := make([]metav1.Object, len(steps))
+	for i, st := range steps {
+		before, err := st.get()
+		if err != nil && !apierrors.IsNotFound(err) {
+			// Without reading it, nothing tells whether the object is ours: do not write it.
+			return nil, fmt.Errorf("reading %s %s to check that it may be changed: %w", st.kind, st.name, err)
+		}
+		if err := checkWritable(st.kind, st.ns, st.name, before, opts.TakeOver); err != nil {
+			return nil, err
+		}
+		befores[i] = before
+	}
 	var out []Applied
-	step := func(kind, ns, name string, get func() (metav1.Object, error), apply func() (metav1.Object, error)) error {
-		before, err := get()
-		// Without get permission the apply still decides; only the action is unknown.
-		if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsForbidden(err) {
-			return fmt.Errorf("reading %s %s: %w", kind, name, err)
+	for i, st := range steps {
+		before, rv := befores[i], ""
+		if before != nil {
+			rv = before.GetResourceVersion()
 		}
-		after, err := apply()
+		after, err := st.apply(rv)
 		if err != nil {
-			return fmt.Errorf("applying %s %s: %w", kind, name, err)
+			return out, fmt.Errorf("applying %s %s: %w", st.kind, st.name, err)
 		}
-		a := Applied{Kind: kind, Namespace: ns, Name: name, Action: ActionCreated}
+		a := Applied{Kind: st.kind, Namespace: st.ns, Name: st.name, Action: ActionCreated}
 		if o, ok := after.(runtime.Object); ok {
 			a.Object = o
 		}
@@ -69,54 +94,55 @@ func Apply(ctx context.Context, c rbacclient.RbacV1Interface, g *Grant, opts App
 			}
 		}
 		out = append(out, a)
-		return nil
 	}
-	var err error
+	return out, nil
+}
+
+// applySteps lists the objects of g in the order they are applied: the role (if any), then
+// the binding.
+func applySteps(ctx context.Context, c rbacclient.RbacV1Interface, g *Grant, ao metav1.ApplyOptions) []applyStep {
+	get := metav1.GetOptions{}
 	if g.ClusterRole != nil {
 		cr, crb := g.ClusterRole, g.ClusterRoleBinding
-		err = step("ClusterRole", "", cr.Name,
-			func() (metav1.Object, error) {
-				return nilIfErr(c.ClusterRoles().Get(ctx, cr.Name, metav1.GetOptions{}))
-			},
-			func() (metav1.Object, error) {
-				return nilIfErr(c.ClusterRoles().Apply(ctx, rbacac.ClusterRole(cr.Name).WithLabels(cr.Labels).
-					WithRules(rulesAC(cr.Rules)...), ao))
-			})
-		if err == nil {
-			err = step("ClusterRoleBinding", "", crb.Name,
-				func() (metav1.Object, error) {
-					return nilIfErr(c.ClusterRoleBindings().Get(ctx, crb.Name, metav1.GetOptions{}))
-				},
-				func() (metav1.Object, error) {
-					return nilIfErr(c.ClusterRoleBindings().Apply(ctx, rbacac.ClusterRoleBinding(crb.Name).
-						WithLabels(crb.Labels).WithSubjects(subjectsAC(crb.Subjects)...).
-						WithRoleRef(roleRefAC(crb.RoleRef)), ao))
-				})
+		return []applyStep{
+			{kind: "ClusterRole", name: cr.Name,
+				get: func() (metav1.Object, error) { return nilIfErr(c.ClusterRoles().Get(ctx, cr.Name, get)) },
+				apply: func(rv string) (metav1.Object, error) {
+					return nilIfErr(c.ClusterRoles().Apply(ctx, withRV(rbacac.ClusterRole(cr.Name), rv).
+						WithLabels(cr.Labels).WithRules(rulesAC(cr.Rules)...), ao))
+				}},
+			{kind: "ClusterRoleBinding", name: crb.Name,
+				get: func() (metav1.Object, error) { return nilIfErr(c.ClusterRoleBindings().Get(ctx, crb.Name, get)) },
+				apply: func(rv string) (metav1.Object, error) {
+					return nilIfErr(c.ClusterRoleBindings().Apply(ctx, withRV(rbacac.ClusterRoleBinding(crb.Name), rv).
+						WithLabels(crb.Labels).WithSubjects(subjectsAC(crb.Subjects)...).WithRoleRef(roleRefAC(crb.RoleRef)), ao))
+				}},
 		}
-		return out, err
 	}
-	r, rb := g.Role, g.RoleBinding
-	if r != nil { // nil: the binding points at an existing ClusterRole
-		err = step("Role", r.Namespace, r.Name,
-			func() (metav1.Object, error) {
-				return nilIfErr(c.Roles(r.Namespace).Get(ctx, r.Name, metav1.GetOptions{}))
-			},
-			func() (metav1.Object, error) {
-				return nilIfErr(c.Roles(r.Namespace).Apply(ctx, rbacac.Role(r.Name, r.Namespace).WithLabels(r.Labels).
-					WithRules(rulesAC(r.Rules)...), ao))
-			})
+	var steps []applyStep
+	if r := g.Role; r != nil { // nil: the binding points at an existing ClusterRole
+		steps = append(steps, applyStep{kind: "Role", ns: r.Namespace, name: r.Name,
+			get: func() (metav1.Object, error) { return nilIfErr(c.Roles(r.Namespace).Get(ctx, r.Name, get)) },
+			apply: func(rv string) (metav1.Object, error) {
+				return nilIfErr(c.Roles(r.Namespace).Apply(ctx, withRV(rbacac.Role(r.Name, r.Namespace), rv).
+					WithLabels(r.Labels).WithRules(rulesAC(r.Rules)...), ao))
+			}})
 	}
-	if err == nil {
-		err = step("RoleBinding", rb.Namespace, rb.Name,
-			func() (metav1.Object, error) {
-				return nilIfErr(c.RoleBindings(rb.Namespace).Get(ctx, rb.Name, metav1.GetOptions{}))
-			},
-			func() (metav1.Object, error) {
-				return nilIfErr(c.RoleBindings(rb.Namespace).Apply(ctx, rbacac.RoleBinding(rb.Name, rb.Namespace).
-					WithLabels(rb.Labels).WithSubjects(subjectsAC(rb.Subjects)...).WithRoleRef(roleRefAC(rb.RoleRef)), ao))
-			})
+	rb := g.RoleBinding
+	return append(steps, applyStep{kind: "RoleBinding", ns: rb.Namespace, name: rb.Name,
+		get: func() (metav1.Object, error) { return nilIfErr(c.RoleBindings(rb.Namespace).Get(ctx, rb.Name, get)) },
+		apply: func(rv string) (metav1.Object, error) {
+			return nilIfErr(c.RoleBindings(rb.Namespace).Apply(ctx, withRV(rbacac.RoleBinding(rb.Name, rb.Namespace), rv).
+				WithLabels(rb.Labels).WithSubjects(subjectsAC(rb.Subjects)...).WithRoleRef(roleRefAC(rb.RoleRef)), ao))
+		}})
+}
+
+// withRV sets the resourceVersion an apply configuration is conditional on ("": none).
+func withRV[T interface{ WithResourceVersion(string) T }](ac T, rv string) T {
+	if rv == "" {
+		return ac
 	}
-	return out, err
+	return ac.WithResourceVersion(rv)
 }
 
 // nilIfErr returns a nil interface (not a typed nil pointer) on error.

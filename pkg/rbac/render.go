@@ -9,6 +9,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation"
+
+	"github.com/clusterops/kubectl-clusterops/internal/namehash"
 )
 
 // FieldManager is the server-side apply field manager of every object this
@@ -79,6 +81,9 @@ func Render(r *Resolver, spec GrantSpec) (*Grant, error) {
 	if err := validName(roleName); err != nil {
 		return nil, fmt.Errorf("invalid role name %q: %v", roleName, err)
 	}
+	if IsSystemName(roleName) {
+		return nil, fmt.Errorf("role name %q is in the reserved system: namespace (Kubernetes' own roles): kubectl-clusterops never makes or changes one; choose another --role-name", roleName)
+	}
 	if len(spec.Subjects) == 0 {
 		return nil, fmt.Errorf("missing subject: give --user, --group or --serviceaccount NAMESPACE:NAME")
 	}
@@ -142,21 +147,35 @@ func Render(r *Resolver, spec GrantSpec) (*Grant, error) {
 	return g, nil
 }
 
-// bindingSuffix names a binding after its (first) subject:
-// "user-alice", "group-dev", "sa-kube-system-backup".
+// bindingSuffix names a binding after its (first) subject: "user-alice", "group-dev",
+// "sa-monitoring-prometheus". The readable form maps ':', '/' and '%' to '-' and joins a service
+// account's namespace and name with '-', so it can lose what told two subjects apart ("a:b" and
+// "a-b"; kube-system:backup and kube:system-backup). Then, and whenever the readable form ends
+// like a hashed one, a short hash of the exact subjects is added, so that different subjects
+// always get different names.
 func bindingSuffix(subjects []Subject) string {
 	s := subjects[0]
-	var out string
+	var exact string
+	lossy := len(subjects) > 1
 	switch s.Kind {
 	case KindServiceAccount:
-		out = "sa-" + s.Namespace + "-" + s.Name
+		exact = "sa-" + s.Namespace + "-" + s.Name
+		lossy = lossy || strings.Contains(s.Namespace, "-")
 	default:
-		out = strings.ToLower(s.Kind) + "-" + s.Name
+		exact = strings.ToLower(s.Kind) + "-" + s.Name
 	}
 	if len(subjects) > 1 {
-		out += fmt.Sprintf("-and-%d-more", len(subjects)-1)
+		exact += fmt.Sprintf("-and-%d-more", len(subjects)-1)
 	}
-	return strings.NewReplacer("/", "-", "%", "-", ":", "-").Replace(out)
+	out := strings.NewReplacer("/", "-", "%", "-", ":", "-").Replace(exact)
+	if lossy || out != exact || namehash.LooksHashed(out) {
+		var parts []string
+		for _, s := range subjects {
+			parts = append(parts, s.Kind, s.Namespace, s.Name)
+		}
+		out += "-" + namehash.Short(parts...)
+	}
+	return out
 }
 
 // validName checks an RBAC object name (a path segment name).

@@ -4,9 +4,12 @@ import (
 	"strings"
 	"testing"
 
+	"k8s.io/apimachinery/pkg/api/validation/path"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	fakediscovery "k8s.io/client-go/discovery/fake"
 	"k8s.io/client-go/kubernetes/fake"
+
+	"github.com/clusterops/kubectl-clusterops/internal/namehash"
 )
 
 func fakeResolver(t *testing.T) *Resolver {
@@ -85,7 +88,7 @@ func TestRender(t *testing.T) {
 	}
 	cw, err := Render(r, GrantSpec{RoleName: "c", Rules: []RuleSpec{{Verbs: []string{"get"}, NonResourceURLs: []string{"/healthz"}}},
 		Subjects: []Subject{User("system:admin")}, ClusterWide: true})
-	if err != nil || cw.ClusterRoleBinding.Name != "c-user-system-admin" || cw.ClusterRoleBinding.RoleRef.Kind != "ClusterRole" {
+	if err != nil || !strings.HasPrefix(cw.ClusterRoleBinding.Name, "c-user-system-admin-") || cw.ClusterRoleBinding.RoleRef.Kind != "ClusterRole" {
 		t.Errorf("cluster-wide: %+v %v", cw, err)
 	}
 	for _, spec := range []GrantSpec{
@@ -93,6 +96,8 @@ func TestRender(t *testing.T) {
 		{Template: "x", Rules: []RuleSpec{{Verbs: []string{"get"}, Resources: []string{"pods"}}}, Subjects: []Subject{User("a")}},
 		{Template: "x", Rules: []RuleSpec{{Verbs: []string{"get"}, NonResourceURLs: []string{"/x"}}}, Subjects: []Subject{User("a")}, Namespace: "n"},
 		{RoleName: "a/b", Rules: []RuleSpec{{Verbs: []string{"get"}, Resources: []string{"pods"}}}, Subjects: []Subject{User("a")}, Namespace: "n"},
+		{RoleName: "system:aggregate-to-edit", Rules: []RuleSpec{{Verbs: []string{"get"}, Resources: []string{"pods"}}}, Subjects: []Subject{User("a")}, ClusterWide: true},
+		{RoleName: "System:x", Rules: []RuleSpec{{Verbs: []string{"get"}, Resources: []string{"pods"}}}, Subjects: []Subject{User("a")}, Namespace: "n"},
 	} {
 		if _, err := Render(r, spec); err == nil {
 			t.Errorf("Render(%+v) accepted", spec)
@@ -114,5 +119,37 @@ func TestResolveWarnsAboutDeprecatedResources(t *testing.T) {
 	res, err := fakeResolver(t).Resolve([]RuleSpec{{Verbs: []string{"get"}, Resources: []string{"endpoints"}}})
 	if err != nil || len(res.Warnings) != 1 || !strings.Contains(res.Warnings[0], "deprecated") {
 		t.Errorf("endpoints: %v %v", res.Warnings, err)
+	}
+}
+
+// Different subjects always get different binding names, even when the readable form of the
+// name loses the ':', '/' or '%' that told them apart.
+func TestBindingNamesAreInjective(t *testing.T) {
+	subjects := []Subject{
+		User("a-b"), User("a:b"), User("a/b"), User("a%b"), Group("a-b"), Group("a:b"),
+		ServiceAccount("kube-system", "backup"), ServiceAccount("kube", "system-backup"),
+		ServiceAccount("kube-system-backup", "x"), User("sa-kube-system-backup"),
+		User("a-b-" + namehash.Short(KindUser, "", "a:b")), // a readable name that looks like the hashed a:b
+		User("alice"), ServiceAccount("ns1", "bot"),
+	}
+	seen := map[string]Subject{}
+	for _, s := range subjects {
+		name := bindingSuffix([]Subject{s})
+		if other, ok := seen[name]; ok {
+			t.Errorf("%v and %v both get the binding suffix %q", other, s, name)
+		}
+		seen[name] = s
+		if errs := path.IsValidPathSegmentName("r-" + name); len(errs) > 0 {
+			t.Errorf("%v: %q is not a valid name: %v", s, name, errs)
+		}
+	}
+	// Readable names stay readable and stable when nothing was lost.
+	for s, want := range map[Subject]string{User("alice"): "user-alice", Group("dev"): "group-dev", ServiceAccount("ns1", "bot"): "sa-ns1-bot"} {
+		if got := bindingSuffix([]Subject{s}); got != want {
+			t.Errorf("bindingSuffix(%v) = %q, want %q", s, got, want)
+		}
+	}
+	if got := bindingSuffix([]Subject{User("a:b")}); !strings.HasPrefix(got, "user-a-b-") {
+		t.Errorf("bindingSuffix(a:b) = %q, want the readable user-a-b and a hash", got)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -11,6 +12,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/clusterops/kubectl-clusterops/pkg/certs"
+	"github.com/clusterops/kubectl-clusterops/pkg/rbac"
 )
 
 // DeleteResult is what `user delete` removed, and what it cannot remove.
@@ -22,12 +24,26 @@ type DeleteResult struct {
 	Warning      string     `json:"warning"`
 }
 
+// CheckDeletable refuses what Delete must never touch: an empty name, and a name in the reserved
+// system: namespace, as create refuses it. Those users are Kubernetes' own: the built-in
+// ClusterRoleBinding system:kube-controller-manager has that user as its only subject, so deleting
+// the user's bindings would delete Kubernetes' binding.
+func CheckDeletable(name string) error {
+	if strings.TrimSpace(name) == "" {
+		return fmt.Errorf("missing user name: give NAME")
+	}
+	if rbac.IsSystemName(name) {
+		return fmt.Errorf("user name %q is in the reserved system: namespace: its bindings belong to Kubernetes, and user delete never removes them; delete a binding you made yourself with 'kubectl delete'", name)
+	}
+	return nil
+}
+
 // Delete removes the bindings that name the user (a binding with other subjects keeps them and
 // loses only this user), the user's client-cert CSRs, and, when kubeconfig is given, the user's
 // kubeconfig entries that `user create --merge` wrote.
 func Delete(ctx context.Context, client kubernetes.Interface, name, kubeconfig string, dryRun bool) (*DeleteResult, error) {
-	if name == "" {
-		return nil, fmt.Errorf("missing user name: give NAME")
+	if err := CheckDeletable(name); err != nil {
+		return nil, err
 	}
 	res := &DeleteResult{User: name, DryRun: dryRun}
 	opts := metav1.DeleteOptions{}

@@ -112,15 +112,24 @@ func CheckMerge(path string, c Credentials, overwrite bool) error {
 	if _, ok := cfg.Clusters[c.ClusterName]; !ok {
 		return fmt.Errorf("the kubeconfig %s has no cluster %q to point the new context at: give --cluster", path, c.ClusterName)
 	}
-	return checkWritableDir(filepath.Dir(path))
+	target, err := atomicfile.Resolve(path) // the new file is written next to the symlink's target
+	if err != nil {
+		return fmt.Errorf("cannot follow the kubeconfig symlink %s: %v", path, err)
+	}
+	return checkWritableDir(filepath.Dir(target))
 }
 
 // Merge adds (or, with overwrite, replaces) the user and context entries in the kubeconfig at path.
 // It edits the file as data, so every other cluster, user, context, extension and field it does not
 // know stays as it was; the new entries are serialized by clientcmd. The write is atomic (a reader
-// or a crash sees the old file or the new one) and serialized against other clusterops writers.
+// or a crash sees the old file or the new one) and serialized against other clusterops writers and
+// against kubectl (see editKubeconfig).
 func Merge(path string, c Credentials, overwrite bool) error {
-	return editKubeconfig(path, func(doc map[string]any) error {
+	return merge(path, c, overwrite, defaultLock())
+}
+
+func merge(path string, c Credentials, overwrite bool, lock lockOptions) error {
+	return editKubeconfig(path, lock, func(doc map[string]any) error {
 		if err := CheckMerge(path, c, overwrite); err != nil {
 			return err
 		}
@@ -163,7 +172,7 @@ func RemoveUser(path, userName string, dryRun bool) ([]string, error) {
 		}
 	}
 	var removed []string
-	err = editKubeconfig(path, func(doc map[string]any) error {
+	err = editKubeconfig(path, defaultLock(), func(doc map[string]any) error {
 		if removeNamed(doc, "users", userName) {
 			removed = append(removed, "kubeconfig user "+userName)
 		}
@@ -188,9 +197,12 @@ func RemoveUser(path, userName string, dryRun bool) ([]string, error) {
 
 var errNoChange = errors.New("no change")
 
-// editKubeconfig locks, reads, edits and atomically rewrites a kubeconfig, keeping its mode.
-func editKubeconfig(path string, edit func(doc map[string]any) error) error {
-	unlock, err := lockFor(path)
+// editKubeconfig locks, reads, edits and atomically rewrites a kubeconfig. It holds our folder
+// flock and clientcmd's PATH.lock (so kubectl config ... waits for us, and we for it), writes at the
+// target of a symlinked path (the link stays), and writes mode 0600 (the file holds private keys)
+// with the owner and group the file had (a sudo run leaves the user's file theirs).
+func editKubeconfig(path string, lock lockOptions, edit func(doc map[string]any) error) error {
+	unlock, err := lockKubeconfig(path, lock)
 	if err != nil {
 		return err
 	}
@@ -198,10 +210,6 @@ func editKubeconfig(path string, edit func(doc map[string]any) error) error {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return fmt.Errorf("cannot read the kubeconfig %s: %v", path, errors.Unwrap(err))
-	}
-	st, err := os.Stat(path)
-	if err != nil {
-		return err
 	}
 	doc := map[string]any{}
 	if err := yaml.Unmarshal(data, &doc); err != nil {
@@ -217,7 +225,7 @@ func editKubeconfig(path string, edit func(doc map[string]any) error) error {
 	if _, err := clientcmd.Load(out); err != nil { // never write a file clientcmd cannot read
 		return fmt.Errorf("internal error: the edited kubeconfig does not parse (%v); %s was not changed", err, path)
 	}
-	return atomicfile.WriteFile(path, out, st.Mode().Perm())
+	return atomicfile.WriteFileWith(path, out, atomicfile.Options{Perm: 0o600, KeepOwner: true, FollowSymlink: true})
 }
 
 func toGeneric(cfg *clientcmdapi.Config) (map[string]any, error) {

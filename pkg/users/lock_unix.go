@@ -3,6 +3,7 @@
 package users
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -24,4 +25,10 @@ func lockFor(path string) (func(), error) {
 		_ = syscall.Flock(int(dir.Fd()), syscall.LOCK_UN)
 		dir.Close()
 	}, nil
+}
+
+// processAlive reports whether a process with this pid exists (EPERM: it exists, not ours).
+func processAlive(pid int) bool {
+	err := syscall.Kill(pid, 0)
+	return err == nil || errors.Is(err, syscall.EPERM)
 }

@@ -3,12 +3,13 @@
 package users
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/clusterops/kubectl-clusterops/internal/namehash"
+	"github.com/clusterops/kubectl-clusterops/pkg/rbac"
 )
 
 // Labels and annotations on the objects this package creates.
@@ -37,11 +38,11 @@ func ValidateIdentity(name string, groups []string, allowPrivileged bool) error 
 	if allowPrivileged {
 		return nil
 	}
-	if strings.HasPrefix(strings.ToLower(name), "system:") {
+	if rbac.IsSystemName(name) {
 		return fmt.Errorf("user name %q is in the reserved system: namespace: choose another name, or give --allow-privileged-group if you really mean it", name)
 	}
 	for _, g := range groups {
-		if strings.HasPrefix(strings.ToLower(g), "system:") {
+		if rbac.IsSystemName(g) {
 			return fmt.Errorf("group %q is a privileged system group (system:masters bypasses RBAC and a cert cannot be revoked): bind a role instead, or give --allow-privileged-group if you really mean it", g)
 		}
 	}
@@ -64,14 +65,7 @@ func labelSafe(name string, max int) string {
 }
 
 // shortHash is 8 hex digits of sha256 over the parts.
-func shortHash(parts ...string) string {
-	h := sha256.New()
-	for _, p := range parts {
-		h.Write([]byte(p))
-		h.Write([]byte{0})
-	}
-	return hex.EncodeToString(h.Sum(nil))[:8]
-}
+func shortHash(parts ...string) string { return namehash.Short(parts...) }
 
 // CSRName is a valid DNS subdomain for the CertificateSigningRequest of name, whatever name is:
 // "clusterops-<safe name>-<hash>". The hash covers the exact name and the time, so two names that

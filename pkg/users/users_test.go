@@ -1,13 +1,17 @@
 package users
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/client-go/kubernetes/fake"
 	"k8s.io/client-go/tools/clientcmd"
 )
 
@@ -136,8 +140,8 @@ func TestMergeKeepsEverythingElse(t *testing.T) {
 			t.Errorf("lost %q:\n%s", want, data)
 		}
 	}
-	if st, _ := os.Stat(path); st.Mode().Perm() != 0o640 {
-		t.Errorf("mode changed to %v", st.Mode().Perm())
+	if st, _ := os.Stat(path); st.Mode().Perm() != 0o600 {
+		t.Errorf("mode %v, want 0600 (the file now holds a private key)", st.Mode().Perm())
 	}
 	cfg, err := clientcmd.Load(data)
 	if err != nil || cfg.Contexts["jane@prod"].Namespace != "dev" || string(cfg.AuthInfos["jane"].ClientKeyData) != "key" {
@@ -174,5 +178,24 @@ func TestCheckOutputFile(t *testing.T) {
 	}
 	if left, _ := filepath.Glob(filepath.Join(dir, ".clusterops-probe-*")); len(left) > 0 {
 		t.Errorf("probe files left: %v", left)
+	}
+}
+
+// user delete refuses system: users, as create does: their bindings are Kubernetes' own.
+func TestDeleteRefusesSystemUsers(t *testing.T) {
+	crb := &rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "system:kube-controller-manager"},
+		RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "system:kube-controller-manager"},
+		Subjects: []rbacv1.Subject{{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: "system:kube-controller-manager"}}}
+	client := fake.NewClientset(crb)
+	for _, name := range []string{"system:kube-controller-manager", "SYSTEM:kube-controller-manager", " "} {
+		if _, err := Delete(context.Background(), client, name, "", false); err == nil {
+			t.Errorf("Delete(%q) accepted", name)
+		}
+	}
+	for _, a := range client.Actions() {
+		t.Errorf("a refused delete sent %s %s", a.GetVerb(), a.GetResource().Resource)
+	}
+	if _, err := client.RbacV1().ClusterRoleBindings().Get(context.Background(), crb.Name, metav1.GetOptions{}); err != nil {
+		t.Errorf("the built-in binding is gone: %v", err)
 	}
 }

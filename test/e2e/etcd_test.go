@@ -99,12 +99,17 @@ func readSidecar(t *testing.T, file string) snapshotSidecar {
 	return s
 }
 
-// mustNotExist fails if any of the paths exists.
-func mustNotExist(t *testing.T, paths ...string) {
+// mustNotExist fails if anything matches one of the patterns (filepath.Glob: a plain path, or
+// FILE.part* for the temp files of a snapshot save).
+func mustNotExist(t *testing.T, patterns ...string) {
 	t.Helper()
-	for _, p := range paths {
-		if _, err := os.Stat(p); err == nil {
-			t.Errorf("%s exists, want nothing there", p)
+	for _, p := range patterns {
+		matches, err := filepath.Glob(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range matches {
+			t.Errorf("%s exists, want nothing there", m)
 		}
 	}
 }
@@ -182,6 +187,34 @@ func TestEtcdSnapshotOneMember(t *testing.T) {
 		t.Errorf("list: exit %d\n%s", l.code, l.stdout)
 	}
 
+	// Symlinks planted in a shared backup folder at the temp names that can be guessed (the old
+	// FILE.part, the prefix of the new one): the save neither follows nor replaces them, so
+	// nothing is written into the file they point at.
+	victim := filepath.Join(t.TempDir(), "victim")
+	os.WriteFile(victim, []byte("precious\n"), 0o644)
+	planted := filepath.Join(dir, "planted.db")
+	links := []string{planted + ".part", planted + ".part-", filepath.Join(dir, ".planted.db.tmp-")}
+	for _, l := range links {
+		if err := os.Symlink(victim, l); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if r := run(t, "kubectl", "clusterops", "etcd", "snapshot", "save", planted, "--root", cp.Root); r.code != 0 {
+		t.Errorf("save next to planted symlinks: exit %d %s", r.code, r.stderr)
+	}
+	if b, _ := os.ReadFile(victim); string(b) != "precious\n" {
+		t.Errorf("the save wrote through a planted symlink into %s", victim)
+	}
+	for _, l := range links {
+		if target, err := os.Readlink(l); err != nil || target != victim {
+			t.Errorf("the planted symlink %s was changed: %q %v", l, target, err)
+		}
+	}
+	if fi, err := os.Lstat(planted); err != nil || !fi.Mode().IsRegular() {
+		t.Errorf("%s is not a regular file: %v", planted, err)
+	}
+	checkAgainstEtcdutl(t, planted, readSidecar(t, planted))
+
 	// The target exists: refused, file untouched.
 	before, _ := os.ReadFile(file)
 	oneLineErr(t, run(t, "kubectl", "clusterops", "etcd", "snapshot", "save", file, "--root", cp.Root), 3, "--overwrite")
@@ -207,7 +240,7 @@ func TestEtcdSnapshotOneMember(t *testing.T) {
 	oneLineErr(t, run(t, "kubectl", "clusterops", "etcd", "snapshot", "save", filepath.Join(dir, "no", "such", "x.db"), "--root", cp.Root), 3, "does not exist")
 	oneLineErr(t, run(t, "kubectl", "clusterops", "etcd", "members", "--root", t.TempDir()), 3, "not a kubeadm control-plane node")
 	oneLineErr(t, run(t, "kubectl", "clusterops", "etcd", "snapshot", "status", filepath.Join(dir, "missing.db")), 3, "no such file")
-	mustNotExist(t, bad, bad+".part", bad+".json")
+	mustNotExist(t, bad, bad+".part*", bad+".json")
 }
 
 // --dir names by time; --keep prunes older snapshots of the prefix only after the new one is saved.

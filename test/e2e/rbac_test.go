@@ -157,7 +157,7 @@ func testRBACGrant(t *testing.T, e rbacEnv) {
 	}
 	// Cluster-wide, for a service account, with -o name.
 	cw := e.plugin(t, "grant", "cert-viewer", "--serviceaccount", "rbac-g:viewer", "--cluster-wide", "-o", "name")
-	if cw.code != 0 || !strings.Contains(cw.stdout, "clusterrolebinding.rbac.authorization.k8s.io/clusterops-cert-viewer-sa-rbac-g-viewer") {
+	if cw.code != 0 || !strings.Contains(cw.stdout, "clusterrolebinding.rbac.authorization.k8s.io/clusterops-cert-viewer-sa-rbac-g-viewer-") {
 		t.Errorf("cluster-wide grant: exit %d", cw.code)
 	}
 	if r := e.kubectl(t, "auth", "can-i", "list", "certificatesigningrequests.certificates.k8s.io", "--as", "system:serviceaccount:rbac-g:viewer"); strings.TrimSpace(r.stdout) != "yes" {

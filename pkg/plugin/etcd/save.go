@@ -63,9 +63,11 @@ func NewCmdSnapshotSave(f cmdutil.Factory, streams genericiooptions.IOStreams, r
 		Long: `Save a snapshot of etcd from exactly one healthy member (a follower when there is one;
 the member is named on stderr).
 
-The stream goes to FILE.part and is never held in memory; the sha256 etcd appends to
-the stream is checked against the data as it arrives; the file is fsynced and only then
-renamed to FILE. FILE.json records sha256, size, revision, etcd version, member and
+The stream goes to a new file FILE.part-RANDOM (created exclusively, mode 0600, never
+through a symlink, so a shared directory is safe) and is never held in memory; the
+sha256 etcd appends to the stream is checked against the data as it arrives; the file
+is fsynced, read back and hashed again, and only then named FILE (never over a FILE
+that appeared meanwhile, unless --overwrite). FILE.json records sha256, size, revision, etcd version, member and
 cluster IDs, the Kubernetes version (when a kubeconfig answers) and the time.
 On any failure (member unreachable or gone mid-stream, disk full, certificates
 rejected, FILE exists) nothing is left at FILE.

@@ -27,6 +27,7 @@ type RBACGrantOptions struct {
 	ServiceAccount string
 	ClusterWide    bool
 	RoleName       string
+	TakeOver       bool
 	DryRun         string // none, client or server
 	Custom         rbac.RuleSpec
 
@@ -51,7 +52,10 @@ const grantExample = `  # Let alice read workloads, pods, logs and events in the
 
   # Custom rules: the API group of each resource comes from discovery
   kubectl clusterops rbac grant --role-name pod-restarter --verb get,list,delete --resource pods,deployments \
-      --user bob -n shop`
+      --user bob -n shop
+
+  # Take over a role made by hand (its rules are replaced by these)
+  kubectl clusterops rbac grant --role-name pod-reader --verb get,list --resource pods --user bob -n shop --take-over`
 
 // NewCmdRBACGrant returns `rbac grant`.
 func NewCmdRBACGrant(f cmdutil.Factory, streams genericiooptions.IOStreams) *cobra.Command {
@@ -74,13 +78,24 @@ The objects are applied with server-side apply (field manager kubectl-clusterops
 running the same grant twice changes nothing. With --dry-run=client nothing is sent
 except discovery, and -o yaml|json prints manifests that 'kubectl apply -f -' accepts.
 The role is named clusterops-TEMPLATE (or --role-name), the binding
-ROLE-user-NAME, ROLE-group-NAME or ROLE-sa-NAMESPACE-NAME.
+ROLE-user-NAME, ROLE-group-NAME or ROLE-sa-NAMESPACE-NAME; a short hash of the exact
+subject is added when that readable form loses something (a ':', '/' or '%', or the
+'-' between a namespace and a name), so two subjects never share a binding.
+
+Every role and binding is read before anything is written. grant changes only objects it
+made (label app.kubernetes.io/managed-by=kubectl-clusterops). An existing role or binding
+without that label is refused unless you give --take-over, which replaces its rules (or
+subjects) and labels it as ours. Never changed, even with --take-over: names in the
+reserved system: namespace, Kubernetes' bootstrap roles and bindings (label
+kubernetes.io/bootstrapping=rbac-defaults, such as cluster-admin, admin, edit and view)
+and aggregated ClusterRoles (with an aggregationRule). A role or binding that the grant
+cannot read is not written either.
 
 Templates never grant escalate, bind, impersonate or "*". Custom rules may, because you
 name them yourself; a warning says so.
 
-Exit codes: 0 applied (or printed); 3 bad input, unknown template or resource, forbidden
-or failed apply.`,
+Exit codes: 0 applied (or printed); 3 bad input, unknown template or resource, a role or
+binding that is not ours (or is protected), forbidden or failed apply.`,
 		Example: grantExample,
 		Args:    cmdutil.UsageArgs(cobra.MaximumNArgs(1)),
 		ValidArgsFunction: func(_ *cobra.Command, args []string, _ string) ([]cobra.Completion, cobra.ShellCompDirective) {
@@ -96,6 +111,7 @@ or failed apply.`,
 	flags.StringVar(&o.ServiceAccount, "serviceaccount", "", "Grant to this service account, as NAMESPACE:NAME.")
 	flags.BoolVar(&o.ClusterWide, "cluster-wide", false, "Render a ClusterRole and ClusterRoleBinding instead of a Role and RoleBinding in -n.")
 	flags.StringVar(&o.RoleName, "role-name", "", "Name of the role (default clusterops-TEMPLATE; required for custom rules).")
+	flags.BoolVar(&o.TakeOver, "take-over", false, "Replace an existing role or binding that kubectl-clusterops did not make (never a system:, bootstrap or aggregated one).")
 	flags.StringVar(&o.DryRun, "dry-run", "none", `"none", "client" (print, send nothing) or "server" (the API server checks, nothing is stored).`)
 	flags.Lookup("dry-run").NoOptDefVal = "client"
 	flags.StringSliceVar(&o.Custom.Verbs, "verb", nil, "Custom rule: verbs (get, list, watch, create, update, patch, delete, ...).")
@@ -214,7 +230,7 @@ func (o *RBACGrantOptions) Run(ctx context.Context) error {
 	actions := []string{rbac.ActionCreated, rbac.ActionCreated}
 	suffix := " (dry run)"
 	if o.DryRun != "client" {
-		applied, err := rbac.Apply(ctx, o.client.kube.RbacV1(), grant, rbac.ApplyOptions{DryRun: o.DryRun == "server"})
+		applied, err := rbac.Apply(ctx, o.client.kube.RbacV1(), grant, rbac.ApplyOptions{DryRun: o.DryRun == "server", TakeOver: o.TakeOver})
 		if err != nil {
 			return cmdutil.FriendlyError(err, o.client.server)
 		}

@@ -74,11 +74,16 @@ func NewCmdUserCreate(f cmdutil.Factory, streams genericiooptions.IOStreams) *co
    namespace (SelfSubjectRulesReview).
 5. The kubeconfig, written last: a standalone file (--output-kubeconfig, default ./NAME.kubeconfig,
    mode 0600, certs embedded) or, with --merge, a user and a context added to your kubeconfig;
-   every other entry and field stays as it was.
+   every other entry and field stays as it was. The merged kubeconfig is written mode 0600 (it
+   now holds a private key) and keeps its owner and group (a sudo run leaves it yours); a
+   symlinked kubeconfig stays a symlink and its target is written. The merge holds the lock file
+   that kubectl uses (KUBECONFIG.lock, for the link and its target): it waits up to 10s while
+   'kubectl config ...' holds it, and kubectl cannot change the file while the merge writes it.
 
 Safety: system: names and groups (system:masters, system:nodes, ...) are refused without
 --allow-privileged-group; an existing output file, kubeconfig user or context is refused without
---overwrite. After any error nothing is left behind: no file, and the CSR and the bindings this
+--overwrite; the binding's role and binding are never ones kubectl-clusterops did not make.
+After any error nothing is left behind: no file, and the CSR and the bindings this
 run created are deleted. The private key is never printed.
 
 Exit codes: 0 created and verified; 3 bad input, forbidden, denied or timed out.`,

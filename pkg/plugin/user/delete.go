@@ -2,7 +2,6 @@ package user
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 
@@ -36,6 +35,10 @@ func NewCmdUserDelete(f cmdutil.Factory, streams genericiooptions.IOStreams) *co
 		Long: `Remove a user's access: every RoleBinding and ClusterRoleBinding that names the user (a binding
 with other subjects keeps them), the user's client-cert CSRs, and the user and contexts that
 'user create --merge' wrote into the current kubeconfig (only an entry whose cert names the user).
+
+A name in the reserved system: namespace is refused, as 'user create' refuses it: those users
+are Kubernetes' own (system:kube-controller-manager is the only subject of a built-in
+ClusterRoleBinding), and their bindings are never removed.
 
 A client certificate cannot be revoked in Kubernetes: it stays valid until its NotAfter unless the
 cluster CA is rotated. Groups in the cert (its O field) still apply. The command says so.
@@ -72,12 +75,9 @@ func (o *UserDeleteOptions) Complete(f cmdutil.Factory, _ *cobra.Command, args [
 	return nil
 }
 
-// Validate checks NAME; it does no I/O.
+// Validate checks NAME (never a system: user); it does no I/O.
 func (o *UserDeleteOptions) Validate() error {
-	if o.Name == "" {
-		return errors.New("missing user name: give NAME")
-	}
-	return nil
+	return users.CheckDeletable(o.Name)
 }
 
 // Run removes the user's access and prints what was removed and the revocation warning.

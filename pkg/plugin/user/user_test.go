@@ -77,6 +77,8 @@ func TestUserBadInput(t *testing.T) {
 		{"accepts 1 arg", []string{"user", "create", "eve", "bob", "--no-binding"}},
 		{"unknown flag", []string{"user", "create", "eve", "--no-binding", "--bogus"}},
 		{"missing user name", []string{"user", "delete", ""}},
+		{"reserved system:", []string{"user", "delete", "system:kube-controller-manager"}},
+		{"reserved system:", []string{"user", "delete", "System:Kube-Scheduler", "--dry-run"}},
 		{"accepts 1 arg", []string{"user", "delete"}},
 		{"unsupported output format", []string{"user", "delete", "eve", "-o", "wide"}},
 		{"unknown command", []string{"user", "list", "extra"}},
