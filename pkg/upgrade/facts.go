@@ -30,6 +30,10 @@ type Facts struct {
 	// Pods and PDBs feed the drain-blocker check.
 	Pods []PodFacts
 	PDBs []PDBFacts
+	// DaemonSets are the apps/v1 DaemonSets; DaemonSetsRead says they could be listed (without
+	// them no pod is reported as orphaned).
+	DaemonSets     []DaemonSetFacts
+	DaemonSetsRead bool
 	// Missing lists the facts that could not be read, and why; the plan is made from the rest.
 	Missing []MissingFact
 }
@@ -81,11 +85,15 @@ type StoredObject struct {
 type PodFacts struct {
 	Namespace, Name, Node string
 	Labels                map[string]string
-	// ControllerKind is the kind of the controller ownerReference ("" for a bare pod).
-	ControllerKind, ControllerName string
-	Mirror                         bool
-	EmptyDir                       bool
-	Terminal                       bool // Succeeded or Failed: a drain deletes it without eviction
+	// ControllerKind is the kind of the controller ownerReference ("" for a bare pod), and
+	// ControllerAPIVersion its apiVersion ("apps/v1" for a DaemonSet that drain leaves alone).
+	ControllerKind, ControllerName, ControllerAPIVersion string
+	Mirror                                               bool
+	EmptyDir                                             bool
+	Terminal                                             bool // Succeeded or Failed: a drain deletes it without eviction
+	Pending                                              bool // phase Pending: eviction ignores PDBs
+	Deleting                                             bool // has a deletionTimestamp: eviction ignores PDBs
+	NotReady                                             bool // no Ready=True condition (what eviction calls unhealthy)
 }
 
 // PDBFacts is a PodDisruptionBudget and its status.
@@ -93,6 +101,17 @@ type PDBFacts struct {
 	Namespace, Name    string
 	Selector           *metav1.LabelSelector
 	DisruptionsAllowed int32
+	// The status the eviction subresource reads, as the disruption controller wrote it.
+	Generation, ObservedGeneration int64
+	CurrentHealthy, DesiredHealthy int32
+	// AlwaysAllow is spec.unhealthyPodEvictionPolicy: AlwaysAllow.
+	AlwaysAllow bool
+}
+
+// DaemonSetFacts is an apps/v1 DaemonSet and the images of its pod template, by container name.
+type DaemonSetFacts struct {
+	Namespace, Name string
+	Images          map[string]string
 }
 
 // MissingFact is a fact that could not be read.

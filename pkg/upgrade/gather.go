@@ -9,6 +9,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/discovery"
@@ -76,6 +77,11 @@ func Gather(ctx context.Context, src Sources) (*Facts, error) {
 		{"poddisruptionbudgets", func() {
 			if err := gatherPDBs(ctx, src, f); err != nil {
 				missing("poddisruptionbudgets (drain blockers)", err)
+			}
+		}},
+		{"daemonsets", func() {
+			if err := gatherDaemonSets(ctx, src, f); err != nil {
+				missing("daemonsets (orphaned DaemonSet pods, kube-proxy)", err)
 			}
 		}},
 		{"coredns", func() {
@@ -291,9 +297,10 @@ func listPods(ctx context.Context, src Sources, namespace string) ([]PodFacts, [
 			p := &list.Items[i]
 			_, mirror := p.Annotations[corev1.MirrorPodAnnotationKey]
 			pf := PodFacts{Namespace: p.Namespace, Name: p.Name, Node: p.Spec.NodeName, Labels: p.Labels, Mirror: mirror,
-				Terminal: p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed}
+				Terminal: p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed,
+				Pending:  p.Status.Phase == corev1.PodPending, Deleting: p.DeletionTimestamp != nil, NotReady: !podReady(p)}
 			if ref := metav1.GetControllerOf(p); ref != nil {
-				pf.ControllerKind, pf.ControllerName = ref.Kind, ref.Name
+				pf.ControllerKind, pf.ControllerName, pf.ControllerAPIVersion = ref.Kind, ref.Name, ref.APIVersion
 			}
 			for _, v := range p.Spec.Volumes {
 				if v.EmptyDir != nil {
@@ -340,11 +347,48 @@ func gatherPDBs(ctx context.Context, src Sources, f *Facts) error {
 		}
 		for _, p := range list.Items {
 			f.PDBs = append(f.PDBs, PDBFacts{Namespace: p.Namespace, Name: p.Name, Selector: p.Spec.Selector,
-				DisruptionsAllowed: p.Status.DisruptionsAllowed})
+				DisruptionsAllowed: p.Status.DisruptionsAllowed, Generation: p.Generation, ObservedGeneration: p.Status.ObservedGeneration,
+				CurrentHealthy: p.Status.CurrentHealthy, DesiredHealthy: p.Status.DesiredHealthy,
+				AlwaysAllow: p.Spec.UnhealthyPodEvictionPolicy != nil && *p.Spec.UnhealthyPodEvictionPolicy == policyv1.AlwaysAllow})
 		}
 		if list.Continue == "" {
 			return nil
 		}
 		opts.Continue = list.Continue
 	}
+}
+
+// podReady is what the eviction subresource calls healthy (podutil.IsPodReady): a Ready
+// condition with status True.
+func podReady(p *corev1.Pod) bool {
+	for _, c := range p.Status.Conditions {
+		if c.Type == corev1.PodReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
+}
+
+func gatherDaemonSets(ctx context.Context, src Sources, f *Facts) error {
+	var out []DaemonSetFacts
+	opts := metav1.ListOptions{Limit: src.PageSize}
+	for {
+		list, err := src.Client.AppsV1().DaemonSets(metav1.NamespaceAll).List(ctx, opts)
+		if err != nil {
+			return err
+		}
+		for _, ds := range list.Items {
+			images := map[string]string{}
+			for _, c := range ds.Spec.Template.Spec.Containers {
+				images[c.Name] = c.Image
+			}
+			out = append(out, DaemonSetFacts{Namespace: ds.Namespace, Name: ds.Name, Images: images})
+		}
+		if list.Continue == "" {
+			break
+		}
+		opts.Continue = list.Continue
+	}
+	f.DaemonSets, f.DaemonSetsRead = out, true
+	return nil
 }

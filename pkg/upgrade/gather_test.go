@@ -5,7 +5,9 @@ import (
 	"strings"
 	"testing"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -13,6 +15,7 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 	metadatafake "k8s.io/client-go/metadata/fake"
 	k8stesting "k8s.io/client-go/testing"
+	"k8s.io/utils/ptr"
 )
 
 func mirrorPod(component, node, image string) *corev1.Pod {
@@ -96,5 +99,45 @@ func TestGatherNotKubeadmAndUnreachable(t *testing.T) {
 	f, err = Gather(context.Background(), Sources{Client: bad})
 	if err != nil || f.Kubeadm != nil || len(f.Missing) != 1 {
 		t.Errorf("a broken ClusterConfiguration: err %v kubeadm %+v missing %+v", err, f.Kubeadm, f.Missing)
+	}
+}
+
+// The pod, budget and DaemonSet fields the drain rules read come from the objects' own fields.
+func TestGatherDrainFacts(t *testing.T) {
+	now := metav1.Now()
+	always := policyv1.AlwaysAllow
+	client := fake.NewClientset(
+		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "shop"}},
+		&corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "kruise-a", Namespace: "shop", DeletionTimestamp: &now, Finalizers: []string{"x"},
+			OwnerReferences: []metav1.OwnerReference{{APIVersion: "apps.kruise.io/v1alpha1", Kind: "DaemonSet", Name: "agent", Controller: ptr.To(true)}}},
+			Spec:   corev1.PodSpec{NodeName: "w1"},
+			Status: corev1.PodStatus{Phase: corev1.PodRunning, Conditions: []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue}}}},
+		&corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "waiting", Namespace: "shop"}, Spec: corev1.PodSpec{NodeName: "w1"},
+			Status: corev1.PodStatus{Phase: corev1.PodPending, Conditions: []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionFalse}}}},
+		&policyv1.PodDisruptionBudget{ObjectMeta: metav1.ObjectMeta{Name: "db", Namespace: "shop", Generation: 3},
+			Spec:   policyv1.PodDisruptionBudgetSpec{UnhealthyPodEvictionPolicy: &always},
+			Status: policyv1.PodDisruptionBudgetStatus{ObservedGeneration: 2, CurrentHealthy: 4, DesiredHealthy: 5, DisruptionsAllowed: 0}},
+		&appsv1.DaemonSet{ObjectMeta: metav1.ObjectMeta{Name: "kube-proxy", Namespace: "kube-system"},
+			Spec: appsv1.DaemonSetSpec{Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "kube-proxy", Image: "registry.k8s.io/kube-proxy:v1.37.2"}}}}}},
+	)
+	f, err := Gather(context.Background(), Sources{Client: client, PageSize: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pods := map[string]PodFacts{}
+	for _, p := range f.Pods {
+		pods[p.Name] = p
+	}
+	if k := pods["kruise-a"]; k.ControllerAPIVersion != "apps.kruise.io/v1alpha1" || k.ControllerKind != "DaemonSet" || !k.Deleting || k.NotReady || k.Pending {
+		t.Errorf("kruise-a = %+v", k)
+	}
+	if w := pods["waiting"]; !w.Pending || !w.NotReady || w.Deleting {
+		t.Errorf("waiting = %+v", w)
+	}
+	if len(f.PDBs) != 1 || f.PDBs[0] != (PDBFacts{Namespace: "shop", Name: "db", Generation: 3, ObservedGeneration: 2, CurrentHealthy: 4, DesiredHealthy: 5, AlwaysAllow: true}) {
+		t.Errorf("pdbs = %+v", f.PDBs)
+	}
+	if !f.DaemonSetsRead || len(f.DaemonSets) != 1 || f.DaemonSets[0].Images["kube-proxy"] != "registry.k8s.io/kube-proxy:v1.37.2" {
+		t.Errorf("daemonsets = %+v (read %v)", f.DaemonSets, f.DaemonSetsRead)
 	}
 }

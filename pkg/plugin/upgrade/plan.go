@@ -67,8 +67,11 @@ their kubeadm commands, kubeadm's etcd and CoreDNS versions for that minor, and 
 nodes that must move before the next hop. It also lists the APIs each hop removes that are
 in use, labelled by source: "apiserver-metric" (apiserver_requested_deprecated_apis: some
 client requested it), "managedFields" or "last-applied-annotation" (a stored object was
-written with it); and what would block each node's drain (PodDisruptionBudgets with 0
-allowed disruptions, bare pods, emptyDir data) and which DaemonSets stay.
+written with it); and what would block each node's drain, judged as the eviction
+subresource and kubectl drain judge it: pods a PodDisruptionBudget refuses now (Pending pods,
+pods being deleted, and not-Ready pods the budget lets go are not listed), pods selected by
+more than one PodDisruptionBudget, bare pods, pods of a DaemonSet that no longer exists,
+emptyDir data; and which DaemonSets stay.
 
 Facts are read with paginated lists (--chunk-size) and metadata-only lists. Target versions
 come from a release table built into the binary, from --releases FILE (one version a line),
