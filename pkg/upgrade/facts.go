@@ -13,8 +13,12 @@ type Facts struct {
 	// ControlPlane has one entry per control-plane node that runs mirror pods of kubeadm's
 	// static pods; versions come from the image tags ("" when a component is absent).
 	ControlPlane []ControlPlaneNode
-	// Nodes are every Node with its kubelet and kube-proxy versions from status.nodeInfo.
+	// Nodes are every Node with its kubelet version from status.nodeInfo, and the version of the
+	// kube-proxy that runs on it (from its pod's image).
 	Nodes []NodeFacts
+	// KubeProxies are the kube-proxy pods bound to nodes: pods of a kube-system DaemonSet, or
+	// static pods.
+	KubeProxies []KubeProxyFacts
 	// CoreDNSImage is the image of the kube-system/coredns Deployment ("" when absent).
 	CoreDNSImage string
 	// Kubeadm is kubeadm's ClusterConfiguration from kube-system/kubeadm-config; nil when the
@@ -49,10 +53,19 @@ type ControlPlaneNode struct {
 
 // NodeFacts is one Node's versions.
 type NodeFacts struct {
-	Name         string
-	Kubelet      string
-	KubeProxy    string
-	ControlPlane bool
+	Name    string
+	Kubelet string
+	// KubeProxy is the image tag of the kube-proxy pod on the node ("" when none runs there),
+	// and KubeProxySource where it was read.
+	KubeProxy, KubeProxySource string
+	ControlPlane               bool
+}
+
+// KubeProxyFacts is one kube-proxy pod on a node.
+type KubeProxyFacts struct {
+	Node, Pod string
+	Version   string // the image tag
+	Source    string // "DaemonSet kube-system/kube-proxy" or "static pod"
 }
 
 // KubeadmConfig is the part of kubeadm's ClusterConfiguration the planner uses.

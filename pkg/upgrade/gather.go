@@ -147,6 +147,7 @@ func Gather(ctx context.Context, src Sources) (*Facts, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	assignKubeProxies(f)
 	return f, nil
 }
 
@@ -188,8 +189,9 @@ func gatherNodes(ctx context.Context, src Sources, f *Facts) error {
 		for i := range list.Items {
 			n := &list.Items[i]
 			_, cp := n.Labels["node-role.kubernetes.io/control-plane"]
-			f.Nodes = append(f.Nodes, NodeFacts{Name: n.Name, Kubelet: n.Status.NodeInfo.KubeletVersion,
-				KubeProxy: n.Status.NodeInfo.KubeProxyVersion, ControlPlane: cp})
+			// status.nodeInfo.kubeProxyVersion is not read: the kubelet fills it with its own
+			// version, or leaves it empty (the default since 1.33). See kubeproxy.go.
+			f.Nodes = append(f.Nodes, NodeFacts{Name: n.Name, Kubelet: n.Status.NodeInfo.KubeletVersion, ControlPlane: cp})
 		}
 		if list.Continue == "" {
 			return nil
@@ -233,13 +235,14 @@ func gatherPods(ctx context.Context, src Sources, f *Facts) error {
 		go func() {
 			defer wg.Done()
 			for ns := range next {
-				pods, found, err := listPods(ctx, src, ns)
+				scan, err := listPods(ctx, src, ns)
 				mu.Lock()
 				if err != nil && first == nil {
 					first = err
 				}
-				f.Pods = append(f.Pods, pods...)
-				for _, c := range found {
+				f.Pods = append(f.Pods, scan.pods...)
+				f.KubeProxies = append(f.KubeProxies, scan.proxies...)
+				for _, c := range scan.cps {
 					cp, ok := cps[c.Node]
 					if !ok {
 						cp = &ControlPlaneNode{Node: c.Node}
@@ -282,20 +285,30 @@ func mergeControlPlane(dst *ControlPlaneNode, src ControlPlaneNode) {
 	}
 }
 
-// listPods lists one namespace ("" for all), paginated, and returns the pod facts and the
-// control-plane versions its kubeadm mirror pods show (one entry per mirror pod).
-func listPods(ctx context.Context, src Sources, namespace string) ([]PodFacts, []ControlPlaneNode, error) {
-	var out []PodFacts
-	var cps []ControlPlaneNode
+// podScan is what the pods of one namespace say.
+type podScan struct {
+	pods []PodFacts
+	// cps has the control-plane versions its kubeadm mirror pods show (one entry per mirror pod).
+	cps []ControlPlaneNode
+	// proxies are its kube-proxy pods (DaemonSet or static) bound to a node.
+	proxies []KubeProxyFacts
+}
+
+// listPods lists one namespace ("" for all), paginated.
+func listPods(ctx context.Context, src Sources, namespace string) (podScan, error) {
+	var out podScan
 	opts := metav1.ListOptions{Limit: src.PageSize}
 	for {
 		list, err := src.Client.CoreV1().Pods(namespace).List(ctx, opts)
 		if err != nil {
-			return out, cps, err
+			return out, err
 		}
 		for i := range list.Items {
 			p := &list.Items[i]
 			_, mirror := p.Annotations[corev1.MirrorPodAnnotationKey]
+			if kp, ok := kubeProxyPod(p, mirror); ok {
+				out.proxies = append(out.proxies, kp)
+			}
 			pf := PodFacts{Namespace: p.Namespace, Name: p.Name, Node: p.Spec.NodeName, Labels: p.Labels, Mirror: mirror,
 				Terminal: p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed,
 				Pending:  p.Status.Phase == corev1.PodPending, Deleting: p.DeletionTimestamp != nil, NotReady: !podReady(p)}
@@ -307,7 +320,7 @@ func listPods(ctx context.Context, src Sources, namespace string) ([]PodFacts, [
 					pf.EmptyDir = true
 				}
 			}
-			out = append(out, pf)
+			out.pods = append(out.pods, pf)
 			comp := p.Labels["component"]
 			if !mirror || p.Namespace != metav1.NamespaceSystem || !controlPlaneComponents[comp] || p.Spec.NodeName == "" {
 				continue
@@ -329,10 +342,10 @@ func listPods(ctx context.Context, src Sources, namespace string) ([]PodFacts, [
 			case "etcd":
 				cp.Etcd = tag
 			}
-			cps = append(cps, cp)
+			out.cps = append(out.cps, cp)
 		}
 		if list.Continue == "" {
-			return out, cps, nil
+			return out, nil
 		}
 		opts.Continue = list.Continue
 	}

@@ -2,6 +2,7 @@ package upgrade
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 
@@ -139,5 +140,65 @@ func TestGatherDrainFacts(t *testing.T) {
 	}
 	if !f.DaemonSetsRead || len(f.DaemonSets) != 1 || f.DaemonSets[0].Images["kube-proxy"] != "registry.k8s.io/kube-proxy:v1.37.2" {
 		t.Errorf("daemonsets = %+v (read %v)", f.DaemonSets, f.DaemonSetsRead)
+	}
+}
+
+// kube-proxy versions come from the image of the kube-proxy pod on each node (DaemonSet or
+// static), never from status.nodeInfo.kubeProxyVersion.
+func TestGatherKubeProxy(t *testing.T) {
+	dsPod := func(name, node, image string, edit ...func(*corev1.Pod)) *corev1.Pod {
+		p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "kube-system", Labels: map[string]string{"k8s-app": "kube-proxy"},
+			OwnerReferences: []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "DaemonSet", Name: "kube-proxy", Controller: ptr.To(true)}}},
+			Spec: corev1.PodSpec{NodeName: node, Containers: []corev1.Container{{Name: "kube-proxy", Image: image}}}}
+		for _, e := range edit {
+			e(p)
+		}
+		return p
+	}
+	now := metav1.Now()
+	node := func(name, kubelet string) *corev1.Node {
+		return &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name},
+			Status: corev1.NodeStatus{NodeInfo: corev1.NodeSystemInfo{KubeletVersion: kubelet, KubeProxyVersion: kubelet}}}
+	}
+	client := fake.NewClientset(
+		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "kube-system"}},
+		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "shop"}},
+		node("w1", "v1.37.2"), node("w2", "v1.37.2"), node("w3", "v1.37.2"), node("w4", "v1.37.2"),
+		dsPod("kube-proxy-a", "w1", "registry.k8s.io/kube-proxy:v1.33.0"),
+		// a rollout: the older of two kube-proxy pods counts
+		dsPod("kube-proxy-b", "w2", "registry.k8s.io/kube-proxy:v1.37.2"),
+		dsPod("kube-proxy-b2", "w2", "registry.k8s.io/kube-proxy:v1.36.1"),
+		// a static kube-proxy
+		mirrorPod("kube-proxy", "w3", "registry.k8s.io/kube-proxy:v1.35.4"),
+		// not a kube-proxy: another namespace, a terminating pod, an unbound pod
+		dsPod("kube-proxy-x", "w4", "registry.k8s.io/kube-proxy:v1.30.0", func(p *corev1.Pod) { p.Namespace = "shop" }),
+		dsPod("kube-proxy-y", "w4", "registry.k8s.io/kube-proxy:v1.30.0", func(p *corev1.Pod) { p.DeletionTimestamp, p.Finalizers = &now, []string{"x"} }),
+		dsPod("kube-proxy-z", "", "registry.k8s.io/kube-proxy:v1.30.0"),
+		// a kube-proxy on a node the node list does not have
+		dsPod("kube-proxy-c", "w9", "registry.k8s.io/kube-proxy:v1.34.0"),
+	)
+	f, err := Gather(context.Background(), Sources{Client: client, PageSize: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, n := range f.Nodes {
+		got[n.Name] = n.KubeProxy + " (" + n.KubeProxySource + ")"
+	}
+	want := map[string]string{
+		"w1": "v1.33.0 (pod image (DaemonSet kube-system/kube-proxy))", "w2": "v1.36.1 (pod image (DaemonSet kube-system/kube-proxy))",
+		"w3": "v1.35.4 (pod image (static pod))", "w4": " ()", "w9": "v1.34.0 (pod image (DaemonSet kube-system/kube-proxy))",
+	}
+	if len(got) != len(want) {
+		t.Errorf("nodes = %v, want %v", got, want)
+	}
+	for n, w := range want {
+		if got[n] != w {
+			t.Errorf("%s kube-proxy = %q, want %q", n, got[n], w)
+		}
+	}
+	v, _ := checkSkew(&Facts{APIServerVersion: "v1.37.2", Nodes: f.Nodes})
+	if r := rules(v); !slices.Equal(r, []string{"kube-proxy-kubelet-skew:w1", "kube-proxy-too-old:w1"}) {
+		t.Errorf("violations = %v: kube-proxy v1.33.0 on a v1.37.2 kubelet must be named", r)
 	}
 }

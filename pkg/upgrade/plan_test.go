@@ -274,3 +274,19 @@ func TestReleasesAndHelpers(t *testing.T) {
 		}
 	}
 }
+
+// A kubelet below 1.25 may be only 2 minors behind: v1.24 must move before the control plane
+// goes to v1.27, while v1.25 (2 behind) and any kubelet 3 behind from 1.25 on may stay.
+func TestPlanKubeletBelow125MovesFirst(t *testing.T) {
+	f := cluster([]string{"v1.26.3"}, "w124=v1.24.9", "w125=v1.25.0")
+	p, err := MakePlan(f, Options{Releases: table(t, "v1.26.3", "v1.27.5")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Hops) != 1 || len(p.Violations) != 0 {
+		t.Fatalf("hops %+v violations %+v", p.Hops, p.Violations)
+	}
+	if got := stepNodes(p.Hops[0], "workers-first"); !slices.Equal(got, []string{"w124"}) {
+		t.Errorf("workers-first = %v, want [w124] (v1.24 would be 3 behind v1.27; below 1.25 only 2 are allowed)", got)
+	}
+}

@@ -58,7 +58,12 @@ type UpgradePlanOptions struct {
 const upgradePlanLong = `Plan the upgrade of the cluster to --to (default: the newest patch of the next minor,
 else of the current minor), one minor at a time, checked against the Kubernetes
 version-skew policy:
-  - kubelet and kube-proxy: never newer than kube-apiserver, at most 3 minors older;
+  - kubelet and kube-proxy: never newer than kube-apiserver, at most 3 minors older
+    (2 for a version below 1.25);
+  - kube-proxy: within 3 minors, older or newer, of the kubelet on its node (2 below 1.25);
+    its version is the image tag of its pod on each node (the kube-system/kube-proxy
+    DaemonSet or a static pod) and of the DaemonSet's template, never the deprecated
+    status.nodeInfo.kubeProxyVersion;
   - kube-controller-manager and kube-scheduler: within [apiserver-1, apiserver];
   - kubectl: within one minor of kube-apiserver (a warning: it is the client's skew);
   - HA kube-apiservers: within one minor of each other.

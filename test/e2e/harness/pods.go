@@ -72,3 +72,54 @@ func RunningStatus(pod *corev1.Pod, ready bool) corev1.PodStatus {
 	}
 	return st
 }
+
+// ScheduleDaemonSetPods does for the pods of a DaemonSet what kube-scheduler and the kubelet
+// would: each pod the DaemonSet controller created for a node (its node affinity names the
+// node: matchFields metadata.name) is bound to that node through the binding subresource and
+// reported Running and Ready. It returns, per node, the bound pods that are not being deleted.
+func (cp *ControlPlane) ScheduleDaemonSetPods(ctx context.Context, namespace, name string) (map[string][]corev1.Pod, error) {
+	pods, err := cp.Client.CoreV1().Pods(namespace).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil, err
+	}
+	out := map[string][]corev1.Pod{}
+	for _, p := range pods.Items {
+		ref := metav1.GetControllerOf(&p)
+		if ref == nil || ref.Kind != "DaemonSet" || ref.Name != name || p.DeletionTimestamp != nil {
+			continue
+		}
+		if p.Spec.NodeName == "" {
+			node := affinityNode(&p)
+			if node == "" {
+				continue
+			}
+			if err := cp.Client.CoreV1().Pods(namespace).Bind(ctx, &corev1.Binding{ObjectMeta: metav1.ObjectMeta{Name: p.Name, Namespace: namespace},
+				Target: corev1.ObjectReference{Kind: "Node", Name: node}}, metav1.CreateOptions{}); err != nil {
+				return nil, fmt.Errorf("binding %s/%s to %s: %w", namespace, p.Name, node, err)
+			}
+			bound, err := cp.SetPodStatus(ctx, namespace, p.Name, func(pod *corev1.Pod) { pod.Status = RunningStatus(pod, true) })
+			if err != nil {
+				return nil, err
+			}
+			p = *bound
+		}
+		out[p.Spec.NodeName] = append(out[p.Spec.NodeName], p)
+	}
+	return out, nil
+}
+
+// affinityNode is the node the DaemonSet controller meant a pod for.
+func affinityNode(p *corev1.Pod) string {
+	a := p.Spec.Affinity
+	if a == nil || a.NodeAffinity == nil || a.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution == nil {
+		return ""
+	}
+	for _, term := range a.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution.NodeSelectorTerms {
+		for _, f := range term.MatchFields {
+			if f.Key == "metadata.name" && len(f.Values) == 1 {
+				return f.Values[0]
+			}
+		}
+	}
+	return ""
+}
