@@ -13,8 +13,12 @@ type Facts struct {
 	// ControlPlane has one entry per control-plane node that runs mirror pods of kubeadm's
 	// static pods; versions come from the image tags ("" when a component is absent).
 	ControlPlane []ControlPlaneNode
-	// Nodes are every Node with its kubelet and kube-proxy versions from status.nodeInfo.
+	// Nodes are every Node with its kubelet version from status.nodeInfo, and the version of the
+	// kube-proxy that runs on it (from its pod's image).
 	Nodes []NodeFacts
+	// KubeProxies are the kube-proxy pods bound to nodes: pods of a kube-system DaemonSet, or
+	// static pods.
+	KubeProxies []KubeProxyFacts
 	// CoreDNSImage is the image of the kube-system/coredns Deployment ("" when absent).
 	CoreDNSImage string
 	// Kubeadm is kubeadm's ClusterConfiguration from kube-system/kubeadm-config; nil when the
@@ -30,6 +34,10 @@ type Facts struct {
 	// Pods and PDBs feed the drain-blocker check.
 	Pods []PodFacts
 	PDBs []PDBFacts
+	// DaemonSets are the apps/v1 DaemonSets; DaemonSetsRead says they could be listed (without
+	// them no pod is reported as orphaned).
+	DaemonSets     []DaemonSetFacts
+	DaemonSetsRead bool
 	// Missing lists the facts that could not be read, and why; the plan is made from the rest.
 	Missing []MissingFact
 }
@@ -45,10 +53,19 @@ type ControlPlaneNode struct {
 
 // NodeFacts is one Node's versions.
 type NodeFacts struct {
-	Name         string
-	Kubelet      string
-	KubeProxy    string
-	ControlPlane bool
+	Name    string
+	Kubelet string
+	// KubeProxy is the image tag of the kube-proxy pod on the node ("" when none runs there),
+	// and KubeProxySource where it was read.
+	KubeProxy, KubeProxySource string
+	ControlPlane               bool
+}
+
+// KubeProxyFacts is one kube-proxy pod on a node.
+type KubeProxyFacts struct {
+	Node, Pod string
+	Version   string // the image tag
+	Source    string // "DaemonSet kube-system/kube-proxy" or "static pod"
 }
 
 // KubeadmConfig is the part of kubeadm's ClusterConfiguration the planner uses.
@@ -81,11 +98,15 @@ type StoredObject struct {
 type PodFacts struct {
 	Namespace, Name, Node string
 	Labels                map[string]string
-	// ControllerKind is the kind of the controller ownerReference ("" for a bare pod).
-	ControllerKind, ControllerName string
-	Mirror                         bool
-	EmptyDir                       bool
-	Terminal                       bool // Succeeded or Failed: a drain deletes it without eviction
+	// ControllerKind is the kind of the controller ownerReference ("" for a bare pod), and
+	// ControllerAPIVersion its apiVersion ("apps/v1" for a DaemonSet that drain leaves alone).
+	ControllerKind, ControllerName, ControllerAPIVersion string
+	Mirror                                               bool
+	EmptyDir                                             bool
+	Terminal                                             bool // Succeeded or Failed: a drain deletes it without eviction
+	Pending                                              bool // phase Pending: eviction ignores PDBs
+	Deleting                                             bool // has a deletionTimestamp: eviction ignores PDBs
+	NotReady                                             bool // no Ready=True condition (what eviction calls unhealthy)
 }
 
 // PDBFacts is a PodDisruptionBudget and its status.
@@ -93,6 +114,17 @@ type PDBFacts struct {
 	Namespace, Name    string
 	Selector           *metav1.LabelSelector
 	DisruptionsAllowed int32
+	// The status the eviction subresource reads, as the disruption controller wrote it.
+	Generation, ObservedGeneration int64
+	CurrentHealthy, DesiredHealthy int32
+	// AlwaysAllow is spec.unhealthyPodEvictionPolicy: AlwaysAllow.
+	AlwaysAllow bool
+}
+
+// DaemonSetFacts is an apps/v1 DaemonSet and the images of its pod template, by container name.
+type DaemonSetFacts struct {
+	Namespace, Name string
+	Images          map[string]string
 }
 
 // MissingFact is a fact that could not be read.

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/discovery"
@@ -78,6 +79,11 @@ func Gather(ctx context.Context, src Sources) (*Facts, error) {
 				missing("poddisruptionbudgets (drain blockers)", err)
 			}
 		}},
+		{"daemonsets", func() {
+			if err := gatherDaemonSets(ctx, src, f); err != nil {
+				missing("daemonsets (orphaned DaemonSet pods, kube-proxy)", err)
+			}
+		}},
 		{"coredns", func() {
 			d, err := src.Client.AppsV1().Deployments(metav1.NamespaceSystem).Get(ctx, "coredns", metav1.GetOptions{})
 			switch {
@@ -141,6 +147,7 @@ func Gather(ctx context.Context, src Sources) (*Facts, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	assignKubeProxies(f)
 	return f, nil
 }
 
@@ -182,8 +189,9 @@ func gatherNodes(ctx context.Context, src Sources, f *Facts) error {
 		for i := range list.Items {
 			n := &list.Items[i]
 			_, cp := n.Labels["node-role.kubernetes.io/control-plane"]
-			f.Nodes = append(f.Nodes, NodeFacts{Name: n.Name, Kubelet: n.Status.NodeInfo.KubeletVersion,
-				KubeProxy: n.Status.NodeInfo.KubeProxyVersion, ControlPlane: cp})
+			// status.nodeInfo.kubeProxyVersion is not read: the kubelet fills it with its own
+			// version, or leaves it empty (the default since 1.33). See kubeproxy.go.
+			f.Nodes = append(f.Nodes, NodeFacts{Name: n.Name, Kubelet: n.Status.NodeInfo.KubeletVersion, ControlPlane: cp})
 		}
 		if list.Continue == "" {
 			return nil
@@ -227,13 +235,14 @@ func gatherPods(ctx context.Context, src Sources, f *Facts) error {
 		go func() {
 			defer wg.Done()
 			for ns := range next {
-				pods, found, err := listPods(ctx, src, ns)
+				scan, err := listPods(ctx, src, ns)
 				mu.Lock()
 				if err != nil && first == nil {
 					first = err
 				}
-				f.Pods = append(f.Pods, pods...)
-				for _, c := range found {
+				f.Pods = append(f.Pods, scan.pods...)
+				f.KubeProxies = append(f.KubeProxies, scan.proxies...)
+				for _, c := range scan.cps {
 					cp, ok := cps[c.Node]
 					if !ok {
 						cp = &ControlPlaneNode{Node: c.Node}
@@ -276,31 +285,42 @@ func mergeControlPlane(dst *ControlPlaneNode, src ControlPlaneNode) {
 	}
 }
 
-// listPods lists one namespace ("" for all), paginated, and returns the pod facts and the
-// control-plane versions its kubeadm mirror pods show (one entry per mirror pod).
-func listPods(ctx context.Context, src Sources, namespace string) ([]PodFacts, []ControlPlaneNode, error) {
-	var out []PodFacts
-	var cps []ControlPlaneNode
+// podScan is what the pods of one namespace say.
+type podScan struct {
+	pods []PodFacts
+	// cps has the control-plane versions its kubeadm mirror pods show (one entry per mirror pod).
+	cps []ControlPlaneNode
+	// proxies are its kube-proxy pods (DaemonSet or static) bound to a node.
+	proxies []KubeProxyFacts
+}
+
+// listPods lists one namespace ("" for all), paginated.
+func listPods(ctx context.Context, src Sources, namespace string) (podScan, error) {
+	var out podScan
 	opts := metav1.ListOptions{Limit: src.PageSize}
 	for {
 		list, err := src.Client.CoreV1().Pods(namespace).List(ctx, opts)
 		if err != nil {
-			return out, cps, err
+			return out, err
 		}
 		for i := range list.Items {
 			p := &list.Items[i]
 			_, mirror := p.Annotations[corev1.MirrorPodAnnotationKey]
+			if kp, ok := kubeProxyPod(p, mirror); ok {
+				out.proxies = append(out.proxies, kp)
+			}
 			pf := PodFacts{Namespace: p.Namespace, Name: p.Name, Node: p.Spec.NodeName, Labels: p.Labels, Mirror: mirror,
-				Terminal: p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed}
+				Terminal: p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed,
+				Pending:  p.Status.Phase == corev1.PodPending, Deleting: p.DeletionTimestamp != nil, NotReady: !podReady(p)}
 			if ref := metav1.GetControllerOf(p); ref != nil {
-				pf.ControllerKind, pf.ControllerName = ref.Kind, ref.Name
+				pf.ControllerKind, pf.ControllerName, pf.ControllerAPIVersion = ref.Kind, ref.Name, ref.APIVersion
 			}
 			for _, v := range p.Spec.Volumes {
 				if v.EmptyDir != nil {
 					pf.EmptyDir = true
 				}
 			}
-			out = append(out, pf)
+			out.pods = append(out.pods, pf)
 			comp := p.Labels["component"]
 			if !mirror || p.Namespace != metav1.NamespaceSystem || !controlPlaneComponents[comp] || p.Spec.NodeName == "" {
 				continue
@@ -322,10 +342,10 @@ func listPods(ctx context.Context, src Sources, namespace string) ([]PodFacts, [
 			case "etcd":
 				cp.Etcd = tag
 			}
-			cps = append(cps, cp)
+			out.cps = append(out.cps, cp)
 		}
 		if list.Continue == "" {
-			return out, cps, nil
+			return out, nil
 		}
 		opts.Continue = list.Continue
 	}
@@ -340,11 +360,48 @@ func gatherPDBs(ctx context.Context, src Sources, f *Facts) error {
 		}
 		for _, p := range list.Items {
 			f.PDBs = append(f.PDBs, PDBFacts{Namespace: p.Namespace, Name: p.Name, Selector: p.Spec.Selector,
-				DisruptionsAllowed: p.Status.DisruptionsAllowed})
+				DisruptionsAllowed: p.Status.DisruptionsAllowed, Generation: p.Generation, ObservedGeneration: p.Status.ObservedGeneration,
+				CurrentHealthy: p.Status.CurrentHealthy, DesiredHealthy: p.Status.DesiredHealthy,
+				AlwaysAllow: p.Spec.UnhealthyPodEvictionPolicy != nil && *p.Spec.UnhealthyPodEvictionPolicy == policyv1.AlwaysAllow})
 		}
 		if list.Continue == "" {
 			return nil
 		}
 		opts.Continue = list.Continue
 	}
+}
+
+// podReady is what the eviction subresource calls healthy (podutil.IsPodReady): a Ready
+// condition with status True.
+func podReady(p *corev1.Pod) bool {
+	for _, c := range p.Status.Conditions {
+		if c.Type == corev1.PodReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
+}
+
+func gatherDaemonSets(ctx context.Context, src Sources, f *Facts) error {
+	var out []DaemonSetFacts
+	opts := metav1.ListOptions{Limit: src.PageSize}
+	for {
+		list, err := src.Client.AppsV1().DaemonSets(metav1.NamespaceAll).List(ctx, opts)
+		if err != nil {
+			return err
+		}
+		for _, ds := range list.Items {
+			images := map[string]string{}
+			for _, c := range ds.Spec.Template.Spec.Containers {
+				images[c.Name] = c.Image
+			}
+			out = append(out, DaemonSetFacts{Namespace: ds.Namespace, Name: ds.Name, Images: images})
+		}
+		if list.Continue == "" {
+			break
+		}
+		opts.Continue = list.Continue
+	}
+	f.DaemonSets, f.DaemonSetsRead = out, true
+	return nil
 }

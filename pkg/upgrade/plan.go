@@ -163,9 +163,9 @@ func planHops(f *Facts, cur, target *utilversion.Version, rel *Releases, hint st
 			snap.Title = "Take a snapshot of the external etcd cluster"
 		}
 		h.Steps = append(h.Steps, snap)
-		if first := nodesBelow(kubelet, m-3, cps); len(first) > 0 {
+		if first := nodesWhere(kubelet, cps, func(k int) bool { return tooFarBehind(m, k) }); len(first) > 0 {
 			h.Steps = append(h.Steps, Step{Kind: "workers-first", Nodes: first,
-				Title:    fmt.Sprintf("Upgrade these kubelets and kube-proxies to %s first: after this hop they would be more than 3 minors behind", vstr(from)),
+				Title:    fmt.Sprintf("Upgrade these kubelets and kube-proxies to %s first: after this hop they would be out of the skew policy (3 minors behind, 2 below 1.25)", vstr(from)),
 				Commands: workerCommands(f, from)})
 			for _, n := range first {
 				kubelet[n] = int(from.Minor())
@@ -188,10 +188,10 @@ func planHops(f *Facts, cur, target *utilversion.Version, rel *Releases, hint st
 		var workers []string
 		var title string
 		if i < len(stops)-1 {
-			workers = nodesBelow(kubelet, m+1-3, cps)
-			title = fmt.Sprintf("Upgrade these worker nodes to %s before the next hop: they would be more than 3 minors behind %s", vstr(to), vstr(stops[i+1]))
+			workers = nodesWhere(kubelet, cps, func(k int) bool { return tooFarBehind(m+1, k) })
+			title = fmt.Sprintf("Upgrade these worker nodes to %s before the next hop: they would be out of the skew policy against %s", vstr(to), vstr(stops[i+1]))
 		} else {
-			workers = nodesBelow(kubelet, m, cps)
+			workers = nodesWhere(kubelet, cps, func(k int) bool { return k < m })
 			title = fmt.Sprintf("Upgrade the remaining worker nodes to %s (required before the control plane goes past %s)", vstr(to), minorName(to.Major(), to.Minor()))
 		}
 		if len(workers) > 0 {
@@ -213,11 +213,21 @@ func orUnknown(s string) string {
 	return s
 }
 
-// nodesBelow lists the non-control-plane nodes whose kubelet minor is below min.
-func nodesBelow(kubelet map[string]int, min int, cps []string) []string {
+// tooFarBehind says whether a kubelet of minor k is out of the skew policy against an apiserver
+// of minor api: more than 3 minors behind, or more than 2 below 1.25 (see maxOlder).
+func tooFarBehind(api, k int) bool {
+	limit := 3
+	if k < 25 {
+		limit = 2
+	}
+	return api-k > limit
+}
+
+// nodesWhere lists the non-control-plane nodes whose kubelet minor satisfies the predicate.
+func nodesWhere(kubelet map[string]int, cps []string, pred func(int) bool) []string {
 	var out []string
 	for n, m := range kubelet {
-		if m < min && !slices.Contains(cps, n) {
+		if pred(m) && !slices.Contains(cps, n) {
 			out = append(out, n)
 		}
 	}
@@ -307,8 +317,9 @@ func components(f *Facts) []ComponentVersions {
 		add("kubelet", n.Kubelet, n.Name, "node status.nodeInfo")
 	}
 	for _, n := range f.Nodes {
-		add("kube-proxy", n.KubeProxy, n.Name, "node status.nodeInfo")
+		add("kube-proxy", n.KubeProxy, n.Name, n.KubeProxySource)
 	}
+	add("kube-proxy (DaemonSet template)", kubeProxyTemplate(f), "", "kube-system/kube-proxy DaemonSet image")
 	add("coredns", imageTag(f.CoreDNSImage), "", "kube-system/coredns image")
 	if f.Kubeadm != nil {
 		add("kubeadm-config kubernetesVersion", f.Kubeadm.KubernetesVersion, "", "kube-system/kubeadm-config")

@@ -5,8 +5,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 func table(t *testing.T, versions ...string) *Releases {
@@ -229,47 +227,6 @@ func TestRemovedAPIs(t *testing.T) {
 	}
 }
 
-func TestDrainBlockers(t *testing.T) {
-	f := cluster([]string{"v1.37.2"}, "w1=v1.37.2", "w2=v1.37.2")
-	f.Pods = []PodFacts{
-		{Namespace: "shop", Name: "db-0", Node: "w1", Labels: map[string]string{"app": "db"}, ControllerKind: "StatefulSet", ControllerName: "db"},
-		{Namespace: "shop", Name: "db-1", Node: "w2", Labels: map[string]string{"app": "db"}, ControllerKind: "StatefulSet", ControllerName: "db"},
-		{Namespace: "shop", Name: "web-1", Node: "w2", Labels: map[string]string{"app": "web"}, ControllerKind: "ReplicaSet", ControllerName: "web-x"},
-		{Namespace: "shop", Name: "debug", Node: "w1"},
-		{Namespace: "shop", Name: "cache", Node: "w2", ControllerKind: "ReplicaSet", ControllerName: "cache-x", EmptyDir: true},
-		{Namespace: "kube-system", Name: "kube-proxy-a", Node: "w1", ControllerKind: "DaemonSet", ControllerName: "kube-proxy", EmptyDir: true},
-		{Namespace: "kube-system", Name: "kube-proxy-b", Node: "w2", ControllerKind: "DaemonSet", ControllerName: "kube-proxy"},
-		{Namespace: "kube-system", Name: "etcd-cp1", Node: "cp1", Mirror: true},
-		{Namespace: "shop", Name: "job-done", Node: "w1", Terminal: true},
-		{Namespace: "other", Name: "db-9", Node: "w1", Labels: map[string]string{"app": "db"}, ControllerKind: "ReplicaSet", ControllerName: "x"},
-	}
-	f.PDBs = []PDBFacts{
-		{Namespace: "shop", Name: "db", Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "db"}}, DisruptionsAllowed: 0},
-		{Namespace: "shop", Name: "web", Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}}, DisruptionsAllowed: 1},
-		{Namespace: "shop", Name: "empty", Selector: &metav1.LabelSelector{}, DisruptionsAllowed: 0},
-	}
-	blockers, ds := drainBlockers(f)
-	if len(blockers) != 2 {
-		t.Fatalf("blockers = %+v", blockers)
-	}
-	w1, w2 := blockers[0], blockers[1]
-	if w1.Node != "w1" || len(w1.PDBs) != 1 || w1.PDBs[0].PDB != "shop/db" || !slices.Equal(w1.PDBs[0].Pods, []string{"db-0"}) {
-		t.Errorf("w1 PDBs = %+v", w1.PDBs)
-	}
-	if !slices.Equal(w1.BarePods, []string{"shop/debug"}) || len(w1.EmptyDirPods) != 0 {
-		t.Errorf("w1 bare %v emptyDir %v (DaemonSet and terminal pods do not count)", w1.BarePods, w1.EmptyDirPods)
-	}
-	if !slices.Equal(w1.DaemonSets, []string{"kube-system/kube-proxy"}) {
-		t.Errorf("w1 DaemonSets = %v", w1.DaemonSets)
-	}
-	if !slices.Equal(w2.EmptyDirPods, []string{"shop/cache"}) || len(w2.BarePods) != 0 || len(w2.PDBs) != 1 {
-		t.Errorf("w2 = %+v", w2)
-	}
-	if len(ds) != 1 || ds[0].Nodes != 2 {
-		t.Errorf("daemonsets = %+v", ds)
-	}
-}
-
 func TestParseDeprecatedMetric(t *testing.T) {
 	body := []byte(`# HELP apiserver_requested_deprecated_apis [STABLE] Gauge of deprecated APIs that have been requested, broken out by API group, version, resource, subresource, and removed_release.
 # TYPE apiserver_requested_deprecated_apis gauge
@@ -315,5 +272,21 @@ func TestReleasesAndHelpers(t *testing.T) {
 		if tgt[2] == "tokenreviews" {
 			t.Error("review resources are not stored")
 		}
+	}
+}
+
+// A kubelet below 1.25 may be only 2 minors behind: v1.24 must move before the control plane
+// goes to v1.27, while v1.25 (2 behind) and any kubelet 3 behind from 1.25 on may stay.
+func TestPlanKubeletBelow125MovesFirst(t *testing.T) {
+	f := cluster([]string{"v1.26.3"}, "w124=v1.24.9", "w125=v1.25.0")
+	p, err := MakePlan(f, Options{Releases: table(t, "v1.26.3", "v1.27.5")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Hops) != 1 || len(p.Violations) != 0 {
+		t.Fatalf("hops %+v violations %+v", p.Hops, p.Violations)
+	}
+	if got := stepNodes(p.Hops[0], "workers-first"); !slices.Equal(got, []string{"w124"}) {
+		t.Errorf("workers-first = %v, want [w124] (v1.24 would be 3 behind v1.27; below 1.25 only 2 are allowed)", got)
 	}
 }

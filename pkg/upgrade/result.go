@@ -101,11 +101,21 @@ type APIFinding struct {
 	Manager     string `json:"manager,omitempty"`
 }
 
-// NodeDrain says what would stop or lose data when a node is drained.
+// NodeDrain says what would stop or lose data when a node is drained with
+// `kubectl drain --ignore-daemonsets --delete-emptydir-data`.
 type NodeDrain struct {
 	Node string `json:"node"`
-	// PDBs with 0 allowed disruptions that select pods on the node: eviction is refused.
+	// PDBs are the PodDisruptionBudgets whose status makes the eviction subresource refuse pods
+	// on the node (0 allowed disruptions, or a budget the disruption controller has not yet
+	// processed). Pending pods, pods being deleted, and not-Ready pods the budget lets go are not
+	// listed: eviction lets them go.
 	PDBs []PDBBlock `json:"pdbs,omitempty"`
+	// MultiplePDBs are pods selected by more than one PodDisruptionBudget: the eviction
+	// subresource refuses them whatever each budget allows.
+	MultiplePDBs []MultiPDBBlock `json:"multiplePDBs,omitempty"`
+	// OrphanedDaemonSetPods are pods whose apps/v1 DaemonSet no longer exists: kubectl drain
+	// stops on them without --force, even with --ignore-daemonsets.
+	OrphanedDaemonSetPods []string `json:"orphanedDaemonSetPods,omitempty"`
 	// BarePods have no controller: a drain refuses them without --force, and they are lost.
 	BarePods []string `json:"barePods,omitempty"`
 	// EmptyDirPods have emptyDir volumes: their data is deleted (--delete-emptydir-data).
@@ -118,6 +128,14 @@ type NodeDrain struct {
 type PDBBlock struct {
 	PDB  string   `json:"pdb"`
 	Pods []string `json:"pods"`
+	// Reason is why the eviction subresource refuses, in its words.
+	Reason string `json:"reason,omitempty"`
+}
+
+// MultiPDBBlock is a pod selected by several PodDisruptionBudgets.
+type MultiPDBBlock struct {
+	Pod  string   `json:"pod"`
+	PDBs []string `json:"pdbs"`
 }
 
 // DaemonSetPods counts the nodes a DaemonSet has pods on.

@@ -87,8 +87,10 @@ func (g *group) list() []Finding {
 	return out
 }
 
-// checkSkew applies the version-skew policy (kubernetes.io/releases/version-skew-policy) to the
-// facts as they are now. It returns violations and warnings.
+// checkSkew applies the version-skew policy to the facts as they are now. It returns violations
+// and warnings. The policy text followed is kubernetes/website
+// content/en/releases/version-skew-policy.md ("Supported version skew"), as of commit
+// 01bc09751ea95187842d07b12453df0eba104622; skew_test.go quotes the sentence each rule follows.
 func checkSkew(f *Facts) (violations, warnings []Finding) {
 	api := apiservers(f)
 	if len(api) == 0 {
@@ -117,16 +119,25 @@ func checkSkew(f *Facts) (violations, warnings []Finding) {
 		checkRange(g, &warn, component, node, raw, lo, hi, older, newer)
 	}
 	for _, n := range f.Nodes {
-
-		check(&bad, "kubelet", n.Name, n.Kubelet, 3, 0)
-		check(&bad, "kube-proxy", n.Name, n.KubeProxy, 3, 0)
+		// kubelet: not newer than kube-apiserver, at most 3 minors older (2 below 1.25).
+		check(&bad, "kubelet", n.Name, n.Kubelet, maxOlder(n.Kubelet), 0)
+		// kube-proxy: not newer than kube-apiserver, at most 3 minors older (2 below 1.25).
+		check(&bad, "kube-proxy", n.Name, n.KubeProxy, maxOlder(n.KubeProxy), 0)
+		// kube-proxy: at most 3 minors older or newer than the kubelet on its node (2 when
+		// kube-proxy is below 1.25).
 		kl, kp := parseVersion(n.Kubelet), parseVersion(n.KubeProxy)
 		if kl != nil && kp != nil {
-			if d := minorOf(kp) - minorOf(kl); d > 3 || d < -3 {
+			limit := maxOlder(n.KubeProxy)
+			if d := minorOf(kp) - minorOf(kl); d > limit || d < -limit {
 				bad.add("kube-proxy-kubelet-skew", "kube-proxy", n.KubeProxy, n.Name,
-					fmt.Sprintf("kube-proxy %s is more than 3 minors from the kubelet on its node", n.KubeProxy))
+					fmt.Sprintf("kube-proxy %s is more than %d minors from the kubelet on its node", n.KubeProxy, limit))
 			}
 		}
+	}
+	// The kube-proxy DaemonSet's image is what every node gets next; a finding of the same
+	// version as its pods' joins theirs.
+	if tpl := kubeProxyTemplate(f); tpl != "" {
+		check(&bad, "kube-proxy", "", tpl, maxOlder(tpl), 0)
 	}
 	for _, cp := range f.ControlPlane {
 		// kubeadm points each node's controller-manager and scheduler at the apiserver of the
@@ -152,6 +163,15 @@ func checkSkew(f *Facts) (violations, warnings []Finding) {
 		}
 	}
 	return bad.list(), warn.list()
+}
+
+// maxOlder is how many minors a kubelet or kube-proxy may be behind kube-apiserver, or how far
+// kube-proxy may be from its kubelet: 3, but 2 for a version below 1.25.
+func maxOlder(raw string) int {
+	if v := parseVersion(raw); v != nil && v.Major() == 1 && v.Minor() < 25 {
+		return 2
+	}
+	return 3
 }
 
 // checkRange checks one component version: at most newer minors above the oldest apiserver (lo)

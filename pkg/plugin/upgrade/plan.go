@@ -58,7 +58,12 @@ type UpgradePlanOptions struct {
 const upgradePlanLong = `Plan the upgrade of the cluster to --to (default: the newest patch of the next minor,
 else of the current minor), one minor at a time, checked against the Kubernetes
 version-skew policy:
-  - kubelet and kube-proxy: never newer than kube-apiserver, at most 3 minors older;
+  - kubelet and kube-proxy: never newer than kube-apiserver, at most 3 minors older
+    (2 for a version below 1.25);
+  - kube-proxy: within 3 minors, older or newer, of the kubelet on its node (2 below 1.25);
+    its version is the image tag of its pod on each node (the kube-system/kube-proxy
+    DaemonSet or a static pod) and of the DaemonSet's template, never the deprecated
+    status.nodeInfo.kubeProxyVersion;
   - kube-controller-manager and kube-scheduler: within [apiserver-1, apiserver];
   - kubectl: within one minor of kube-apiserver (a warning: it is the client's skew);
   - HA kube-apiservers: within one minor of each other.
@@ -67,8 +72,11 @@ their kubeadm commands, kubeadm's etcd and CoreDNS versions for that minor, and 
 nodes that must move before the next hop. It also lists the APIs each hop removes that are
 in use, labelled by source: "apiserver-metric" (apiserver_requested_deprecated_apis: some
 client requested it), "managedFields" or "last-applied-annotation" (a stored object was
-written with it); and what would block each node's drain (PodDisruptionBudgets with 0
-allowed disruptions, bare pods, emptyDir data) and which DaemonSets stay.
+written with it); and what would block each node's drain, judged as the eviction
+subresource and kubectl drain judge it: pods a PodDisruptionBudget refuses now (Pending pods,
+pods being deleted, and not-Ready pods the budget lets go are not listed), pods selected by
+more than one PodDisruptionBudget, bare pods, pods of a DaemonSet that no longer exists,
+emptyDir data; and which DaemonSets stay.
 
 Facts are read with paginated lists (--chunk-size) and metadata-only lists. Target versions
 come from a release table built into the binary, from --releases FILE (one version a line),

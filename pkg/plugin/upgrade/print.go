@@ -97,13 +97,17 @@ func printPlanTable(w io.Writer, p *upgrade.Plan) error {
 	}
 	if len(p.DrainBlockers) > 0 {
 		ew.section()
-		ew.printf("\nDRAIN BLOCKERS\nNODE\tPDB (0 DISRUPTIONS ALLOWED)\tBARE PODS\tEMPTYDIR PODS\tDAEMONSETS STAYING\n")
+		ew.printf("\nDRAIN BLOCKERS\nNODE\tPDB (0 DISRUPTIONS ALLOWED)\tBARE PODS\tEMPTYDIR PODS\tDAEMONSETS STAYING\tMULTIPLE PDBS\tORPHANED DAEMONSET PODS\n")
 		for _, d := range p.DrainBlockers {
-			var pdbs []string
+			var pdbs, multi []string
 			for _, b := range d.PDBs {
 				pdbs = append(pdbs, b.PDB+"("+strings.Join(b.Pods, ",")+")")
 			}
-			ew.printf("%s\t%s\t%s\t%s\t%s\n", d.Node, shortList(pdbs), shortList(d.BarePods), shortList(d.EmptyDirPods), shortList(d.DaemonSets))
+			for _, m := range d.MultiplePDBs {
+				multi = append(multi, m.Pod+"("+strings.Join(m.PDBs, ",")+")")
+			}
+			ew.printf("%s\t%s\t%s\t%s\t%s\t%s\t%s\n", d.Node, shortList(pdbs), shortList(d.BarePods), shortList(d.EmptyDirPods), shortList(d.DaemonSets),
+				shortList(multi), shortList(d.OrphanedDaemonSetPods))
 		}
 	}
 	if len(p.DaemonSets) > 0 {
@@ -157,7 +161,13 @@ func printPlanMarkdown(w io.Writer, p *upgrade.Plan) error {
 	for _, d := range p.DrainBlockers {
 		var parts []string
 		for _, b := range d.PDBs {
-			parts = append(parts, "PDB "+b.PDB+" allows 0 disruptions ("+strings.Join(b.Pods, ", ")+")")
+			parts = append(parts, "PDB "+b.PDB+" allows 0 disruptions ("+strings.Join(b.Pods, ", ")+"): "+b.Reason)
+		}
+		for _, m := range d.MultiplePDBs {
+			parts = append(parts, "pod "+m.Pod+" is selected by more than one PDB ("+strings.Join(m.PDBs, ", ")+"): eviction refuses it")
+		}
+		if len(d.OrphanedDaemonSetPods) > 0 {
+			parts = append(parts, "pods of DaemonSets that no longer exist (drain needs --force) "+strings.Join(d.OrphanedDaemonSetPods, ", "))
 		}
 		if len(d.BarePods) > 0 {
 			parts = append(parts, "bare pods "+strings.Join(d.BarePods, ", "))

@@ -7,7 +7,6 @@ import (
 	"strings"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
@@ -66,33 +65,4 @@ func (cp *ControlPlane) WaitDefaultServiceAccount(ctx context.Context, namespace
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
-}
-
-// AddRunningPod creates a pod bound to a node (spec.nodeName set, as the scheduler would) and
-// reports it Running and Ready through the status subresource, as its kubelet would.
-func (cp *ControlPlane) AddRunningPod(ctx context.Context, pod *corev1.Pod) (*corev1.Pod, error) {
-	if pod.Spec.NodeName == "" {
-		return nil, fmt.Errorf("pod %s has no spec.nodeName", pod.Name)
-	}
-	created, err := cp.Client.CoreV1().Pods(pod.Namespace).Create(ctx, pod, metav1.CreateOptions{})
-	if err != nil {
-		return nil, fmt.Errorf("creating pod %s/%s: %w", pod.Namespace, pod.Name, err)
-	}
-	now := metav1.Now()
-	created.Status = corev1.PodStatus{
-		Phase: corev1.PodRunning, HostIP: "127.0.0.1", PodIP: "127.0.0.1", StartTime: &now,
-		Conditions: []corev1.PodCondition{
-			{Type: corev1.PodScheduled, Status: corev1.ConditionTrue, LastTransitionTime: now},
-			{Type: corev1.PodInitialized, Status: corev1.ConditionTrue, LastTransitionTime: now},
-			{Type: corev1.ContainersReady, Status: corev1.ConditionTrue, LastTransitionTime: now},
-			{Type: corev1.PodReady, Status: corev1.ConditionTrue, LastTransitionTime: now},
-		},
-	}
-	for _, c := range pod.Spec.Containers {
-		created.Status.ContainerStatuses = append(created.Status.ContainerStatuses, corev1.ContainerStatus{
-			Name: c.Name, Image: c.Image, ImageID: c.Image, Ready: true,
-			State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: now}},
-		})
-	}
-	return cp.Client.CoreV1().Pods(pod.Namespace).UpdateStatus(ctx, created, metav1.UpdateOptions{})
 }
