@@ -3,7 +3,6 @@ package upgrade
 import (
 	"errors"
 	"fmt"
-	"slices"
 	"sort"
 	"strings"
 
@@ -182,7 +181,7 @@ func planHops(f *Facts, cur, target *utilversion.Version, rel *Releases, hint st
 			addon.Title += ": not in the built-in kubeadm table"
 		}
 		if f.Kubeadm != nil {
-			addon.Commands = []string{"kubeadm upgrade apply upgrades both; check with: kubectl -n kube-system get deploy coredns -o jsonpath='{..image}'"}
+			addon.Commands = addonCommands(f, cps, to)
 		}
 		h.Steps = append(h.Steps, addon)
 		var workers []string
@@ -211,78 +210,6 @@ func orUnknown(s string) string {
 		return "(unknown)"
 	}
 	return s
-}
-
-// tooFarBehind says whether a kubelet of minor k is out of the skew policy against an apiserver
-// of minor api: more than 3 minors behind, or more than 2 below 1.25 (see maxOlder).
-func tooFarBehind(api, k int) bool {
-	limit := 3
-	if k < 25 {
-		limit = 2
-	}
-	return api-k > limit
-}
-
-// nodesWhere lists the non-control-plane nodes whose kubelet minor satisfies the predicate.
-func nodesWhere(kubelet map[string]int, cps []string, pred func(int) bool) []string {
-	var out []string
-	for n, m := range kubelet {
-		if pred(m) && !slices.Contains(cps, n) {
-			out = append(out, n)
-		}
-	}
-	sort.Strings(out)
-	return out
-}
-
-// controlPlaneNodes are the nodes with control-plane mirror pods, else the nodes with the
-// control-plane role, sorted.
-func controlPlaneNodes(f *Facts) []string {
-	var out []string
-	for _, cp := range f.ControlPlane {
-		out = append(out, cp.Node)
-	}
-	if len(out) == 0 {
-		for _, n := range f.Nodes {
-			if n.ControlPlane {
-				out = append(out, n.Name)
-			}
-		}
-	}
-	sort.Strings(out)
-	return slices.Compact(out)
-}
-
-func controlPlaneSteps(f *Facts, cps []string, to *utilversion.Version) []Step {
-	if len(cps) == 0 {
-		return []Step{{Kind: "control-plane", Title: "Upgrade the control plane to " + vstr(to) + " (no control-plane node was found)"}}
-	}
-	var steps []Step
-	for i, n := range cps {
-		s := Step{Kind: "control-plane", Nodes: []string{n}}
-		switch {
-		case f.Kubeadm == nil:
-			s.Title = fmt.Sprintf("Control-plane node %d of %d: upgrade kube-apiserver, kube-controller-manager and kube-scheduler to %s with your installer", i+1, len(cps), vstr(to))
-		case i == 0:
-			s.Title = fmt.Sprintf("Control-plane node %d of %d (first): upgrade kubeadm to %s, then apply", i+1, len(cps), vstr(to))
-			s.Commands = []string{"kubeadm upgrade plan " + vstr(to), "kubeadm upgrade apply " + vstr(to)}
-		default:
-			s.Title = fmt.Sprintf("Control-plane node %d of %d: upgrade kubeadm to %s, then", i+1, len(cps), vstr(to))
-			s.Commands = []string{"kubeadm upgrade node"}
-		}
-		s.Commands = append(s.Commands, "kubectl drain "+n+" --ignore-daemonsets",
-			"upgrade the kubelet and kubectl packages to "+vstr(to)+" and restart the kubelet", "kubectl uncordon "+n)
-		steps = append(steps, s)
-	}
-	return steps
-}
-
-func workerCommands(f *Facts, to *utilversion.Version) []string {
-	cmds := []string{"kubectl drain NODE --ignore-daemonsets --delete-emptydir-data"}
-	if f.Kubeadm != nil {
-		cmds = append(cmds, "kubeadm upgrade node  # on NODE, with kubeadm "+vstr(to))
-	}
-	return append(cmds, "upgrade the kubelet package to "+vstr(to)+" and restart the kubelet", "kubectl uncordon NODE")
 }
 
 // components groups every version found by component and version.

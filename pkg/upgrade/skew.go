@@ -118,9 +118,23 @@ func checkSkew(f *Facts) (violations, warnings []Finding) {
 	check := func(g *group, component, node, raw string, older, newer int) {
 		checkRange(g, &warn, component, node, raw, lo, hi, older, newer)
 	}
+	local := map[string]*utilversion.Version{}
+	for _, cp := range f.ControlPlane {
+		if v := parseVersion(cp.APIServer); v != nil {
+			local[cp.Node] = v
+		}
+	}
 	for _, n := range f.Nodes {
-		// kubelet: not newer than kube-apiserver, at most 3 minors older (2 below 1.25).
-		check(&bad, "kubelet", n.Name, n.Kubelet, maxOlder(n.Kubelet), 0)
+		// kubelet: not newer than kube-apiserver, at most 3 minors older (2 below 1.25). kubeadm
+		// points a control-plane node's kubelet at the apiserver of its own node (kubeadm
+		// v1.37.2 cmd/kubeadm/app/cmd/phases/join/kubelet.go on join, and
+		// phases/upgrade/postupgrade.go UpdateKubeletKubeconfigServer on upgrade), so during an
+		// HA upgrade it is compared with that apiserver only.
+		if v, ok := local[n.Name]; ok && n.ControlPlane && f.Kubeadm != nil {
+			checkRange(&bad, &warn, "kubelet", n.Name, n.Kubelet, v, v, maxOlder(n.Kubelet), 0)
+		} else {
+			check(&bad, "kubelet", n.Name, n.Kubelet, maxOlder(n.Kubelet), 0)
+		}
 		// kube-proxy: not newer than kube-apiserver, at most 3 minors older (2 below 1.25).
 		check(&bad, "kube-proxy", n.Name, n.KubeProxy, maxOlder(n.KubeProxy), 0)
 		// kube-proxy: at most 3 minors older or newer than the kubelet on its node (2 when

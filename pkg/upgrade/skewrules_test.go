@@ -30,12 +30,16 @@ func TestSkewRules(t *testing.T) {
 			want: []string{"kubelet-too-old:w2"}},
 		{rule: "kubelet-too-old below 1.25", cite: skewPolicy + "(`kubelet` < 1.25 may only be up to two minor versions older than `kube-apiserver`)",
 			facts: cluster([]string{"v1.26.3"}, "w124=v1.24.9", "w123=v1.23.17", "w125=v1.25.0"),
-			edit: func(f *Facts) {
-				for i := range f.Nodes {
-					f.Nodes[i].KubeProxy = "v1.26.3"
-				}
+			edit:  func(f *Facts) { setKubeProxy(f, "v1.26.3") },
+			want:  []string{"kubelet-too-old:w123"}}, // kube-proxy v1.26 may be 3 from its kubelet
+		{rule: "kubelet-too-new on a kubeadm control-plane node: against its own apiserver",
+			cite: skewPolicy + "`kubelet` must not be newer than `kube-apiserver` (the one it talks to: kubeadm v1.37.2 points a control-plane kubelet at its node's apiserver, " +
+				"cmd/kubeadm/app/cmd/phases/join/kubelet.go and phases/upgrade/postupgrade.go UpdateKubeletKubeconfigServer)",
+			facts: cluster([]string{"v1.37.2", "v1.36.5"}, "w1=v1.36.5"), edit: func(f *Facts) {
+				setKubeProxy(f, "v1.36.5")
+				f.Nodes[1].Kubelet = "v1.37.2" // cp2's kubelet is newer than cp2's apiserver
 			},
-			want: []string{"kubelet-too-old:w123"}}, // kube-proxy v1.26 may be 3 from its kubelet
+			want: []string{"kubelet-too-new:cp2"}},
 		{rule: "kube-proxy-too-new", cite: skewPolicy + "`kube-proxy` must not be newer than `kube-apiserver`.",
 			facts: cluster([]string{"v1.36.4"}, "w1=v1.36.4"), edit: func(f *Facts) { f.Nodes[1].KubeProxy = "v1.37.0" },
 			want: []string{"kube-proxy-too-new:w1"}},
@@ -86,11 +90,7 @@ func TestSkewRules(t *testing.T) {
 				tt.edit(tt.facts)
 			}
 			v, _ := checkSkew(tt.facts)
-			want := slices.Clone(tt.want)
-			slices.Sort(want)
-			if got := rules(v); !slices.Equal(got, want) {
-				t.Errorf("violations = %v, want %v (%s)\n%+v", got, want, tt.cite, v)
-			}
+			wantRules(t, "violations", v, tt.want, "("+tt.cite+")")
 		})
 	}
 }

@@ -59,7 +59,9 @@ const upgradePlanLong = `Plan the upgrade of the cluster to --to (default: the n
 else of the current minor), one minor at a time, checked against the Kubernetes
 version-skew policy:
   - kubelet and kube-proxy: never newer than kube-apiserver, at most 3 minors older
-    (2 for a version below 1.25);
+    (2 for a version below 1.25); on a kubeadm control-plane node the kubelet talks to its
+    own node's kube-apiserver and is compared with that one (so a half-upgraded HA control
+    plane is no violation, and its plan goes on with kubeadm upgrade node);
   - kube-proxy: within 3 minors, older or newer, of the kubelet on its node (2 below 1.25);
     its version is the image tag of its pod on each node (the kube-system/kube-proxy
     DaemonSet or a static pod) and of the DaemonSet's template, never the deprecated
