@@ -99,7 +99,8 @@ func createLockFile(lock string) error {
 	}
 	tmp := f.Name()
 	defer os.Remove(tmp)
-	_, err = f.WriteString(lockMarker + strconv.Itoa(os.Getpid()) + "\n")
+	marker := lockMarker + strconv.Itoa(os.Getpid()) + "\n"
+	_, err = f.WriteString(marker)
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
@@ -115,7 +116,7 @@ func createLockFile(lock string) error {
 	if err != nil {
 		return err
 	}
-	_, err = l.WriteString(lockMarker + strconv.Itoa(os.Getpid()) + "\n")
+	_, err = l.WriteString(marker)
 	if cerr := l.Close(); err == nil {
 		err = cerr
 	}
