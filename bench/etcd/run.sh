@@ -2,18 +2,19 @@
 # bench/etcd/run.sh: `kubectl clusterops etcd snapshot save` vs the real `etcdctl snapshot save`
 # (v3.7.3, the cached upstream build), side by side in one run, on one etcd filled to each size.
 #
-#   bench/etcd/run.sh [SIZE_MIB ...]      default: 256 1024 (RUNS=3 saves per tool and size)
+#   bench/etcd/run.sh [SIZE_MIB ...]      default: 256 1024 (RUNS=5 saves per tool and size)
 #
 # It starts its own etcd (127.0.0.1 only, plain http: both tools use the same transport), fills
 # it with 512 KiB random values (bench/etcd/fill) to each size, then alternates etcdctl and the
 # plugin. Per tool and size: median seconds, throughput (snapshot bytes / median seconds) and
-# peak RSS (getrusage of the child: includes the binary's file-backed pages) and peak RssAnon
-# (sampled from /proc: what the tool allocates while streaming). Everything it starts is stopped by pid; its temp dir removed.
+# peak RSS (getrusage of the child: includes the binary's file-backed pages), peak RssAnon and
+# RssFile (sampled from /proc: what the tool allocates while streaming; its binary's pages).
+# The last lines sum it up: the throughput ratio at each size, and each tool's peak RSS. Everything it starts is stopped by pid; its temp dir removed.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 sizes=("$@")
 [ ${#sizes[@]} -gt 0 ] || sizes=(256 1024)
-runs=${RUNS:-3}
+runs=${RUNS:-5}
 unset KUBECONFIG
 bin=$(hack/build-upstream etcd etcdctl | tail -n 1)
 work=$(mktemp -d "${TMPDIR:-/tmp}/clusterops-bench-etcd.XXXXXX")
@@ -25,22 +26,16 @@ cleanup() {
 trap cleanup EXIT
 go build -trimpath -ldflags "-s -w" -o "$work/kubectl-clusterops" ./cmd/kubectl-clusterops
 go build -o "$work/fill" ./bench/etcd/fill
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-cport=$(free_port); pport=$(free_port)
-ep=http://127.0.0.1:$cport
-"$bin/etcd" --name bench --data-dir "$work/data" --listen-client-urls "$ep" --advertise-client-urls "$ep" \
-  --listen-peer-urls "http://127.0.0.1:$pport" --initial-advertise-peer-urls "http://127.0.0.1:$pport" \
-  --initial-cluster "bench=http://127.0.0.1:$pport" --quota-backend-bytes $((8 << 30)) \
-  --max-request-bytes $((4 << 20)) --log-level error >"$work/etcd.log" 2>&1 &
-etcd_pid=$!
-for _ in $(seq 100); do "$bin/etcdctl" --endpoints "$ep" endpoint health >/dev/null 2>&1 && break; sleep 0.2; done
+# shellcheck source=bench/etcd/start-etcd.sh
+. bench/etcd/start-etcd.sh
 
 echo "etcd $("$bin/etcd" --version | head -1 | awk '{print $3}') at $ep; $(nproc) cores; runs per point: $runs"
-printf '%-9s %-12s %9s %9s %13s %14s %9s\n' "DB" "TOOL" "MEDIAN_S" "MiB/s" "PEAK_RSS_MiB" "PEAK_ANON_MiB" "SNAP_MiB"
+printf '%-9s %-12s %9s %9s %13s %14s %14s %9s\n' "DB" "TOOL" "MEDIAN_S" "MiB/s" "PEAK_RSS_MiB" "PEAK_ANON_MiB" "PEAK_FILE_MiB" "SNAP_MiB"
+summary_ratio= summary_rss=
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 for size in "${sizes[@]}"; do
   "$work/fill" -endpoint "$ep" -target-mib "$size" >/dev/null
-  declare -A secs=() rss=() anon=() bytes=()
+  declare -A secs=() rss=() anon=() file=() bytes=()
   for i in $(seq "$runs"); do
     for tool in etcdctl clusterops; do
       out="$work/snap-$tool.db"
@@ -50,10 +45,11 @@ for size in "${sizes[@]}"; do
       else
         r=$(bench/etcd/rss.py "$work/kubectl-clusterops" etcd snapshot save "$out" --endpoints "$ep")
       fi
-      read -r s_ m_ a_ <<<"$r"
+      read -r s_ m_ a_ f_ <<<"$r"
       secs[$tool]+="$s_ "
       rss[$tool]+="$m_ "
       anon[$tool]+="$a_ "
+      file[$tool]+="$f_ "
       bytes[$tool]=$(stat -c %s "$out")
       sync; rm -f "$out" "$out.json"
     done
@@ -62,10 +58,16 @@ for size in "${sizes[@]}"; do
     s=$(tr ' ' '\n' <<<"${secs[$tool]}" | grep . | median)
     m=$(tr ' ' '\n' <<<"${rss[$tool]}" | grep . | sort -n | tail -1)
     a=$(tr ' ' '\n' <<<"${anon[$tool]}" | grep . | sort -n | tail -1)
+    fb=$(tr ' ' '\n' <<<"${file[$tool]}" | grep . | sort -n | tail -1)
     mib=$(awk -v b="${bytes[$tool]}" 'BEGIN {printf "%.0f", b/1048576}')
     thr=$(awk -v b="${bytes[$tool]}" -v s="$s" 'BEGIN {printf "%.1f", b/1048576/s}')
-    printf '%-9s %-12s %9s %9s %13s %14s %9s\n' "${size}MiB" "$tool" "$s" "$thr" "$((m / 1024))" "$((a / 1024))" "$mib"
+    printf '%-9s %-12s %9s %9s %13s %14s %14s %9s\n' "${size}MiB" "$tool" "$s" "$thr" "$((m / 1024))" "$((a / 1024))" "$((fb / 1024))" "$mib"
+    summary_rss+="peak RSS $tool at ${size} MiB: $((m / 1024)) MiB (anon $((a / 1024)), file $((fb / 1024)))"$'\n'
     eval "thr_$tool=$thr"
   done
-  echo "ratio clusterops/etcdctl throughput at ${size} MiB: $(awk -v a="$thr_clusterops" -v b="$thr_etcdctl" 'BEGIN {printf "%.2f", a/b}')"
+  ratio="ratio clusterops/etcdctl throughput at ${size} MiB: $(awk -v a="$thr_clusterops" -v b="$thr_etcdctl" 'BEGIN {printf "%.2f", a/b}') (median of $runs; load $(cut -d' ' -f1-3 /proc/loadavg))"
+  echo "$ratio"
+  summary_ratio+="$ratio"$'\n'
 done
+echo "== summary"
+printf '%s%s' "$summary_ratio" "$summary_rss"

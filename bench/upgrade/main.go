@@ -1,7 +1,7 @@
 // Command upgrade-bench times `kubectl clusterops upgrade plan` on a large cluster and compares it,
 // in the same run, with `kubeadm upgrade plan` on the same cluster.
 //
-//	go run ./bench/upgrade -nodes 5000 -pods 20000 -runs 3
+//	go run ./bench/upgrade -nodes 5000 -pods 20000 -runs 10
 //
 // It starts a real control plane (test/e2e/harness: real kubeadm, etcd, kube-apiserver v1.37.2;
 // no kube-controller-manager, so that 5,000 nodes without heartbeats are not re-tainted while
@@ -20,6 +20,8 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -40,7 +42,7 @@ import (
 func main() {
 	nodes := flag.Int("nodes", 5000, "worker nodes to create")
 	pods := flag.Int("pods", 20000, "pods to create")
-	runs := flag.Int("runs", 3, "timed runs of each command")
+	runs := flag.Int("runs", 10, "timed runs of each command")
 	workers := flag.Int("workers", 32, "parallel create requests")
 	flag.DurationVar(&hold, "hold", 0, "keep the cluster up this long after the runs (prints its KUBECONFIG), for profiling")
 	flag.Parse()
@@ -114,7 +116,9 @@ func run(nNodes, nPods, runs, workers int) error {
 			"--kubeconfig", "/etc/kubernetes/admin.conf", "--ignore-preflight-errors=CreateJob,ControlPlaneNodesReady"}},
 	}
 	fmt.Printf("\n%-42s %6s %10s %10s %10s %12s %6s\n", "COMMAND", "RUN", "WALL", "USER", "SYS", "PEAK RSS", "EXIT")
+	var summary []string
 	for _, c := range cmds {
+		var walls []time.Duration
 		for i := 1; i <= runs; i++ {
 			res, err := timed(ctx, env, c.args)
 			if err != nil {
@@ -122,10 +126,24 @@ func run(nNodes, nPods, runs, workers int) error {
 			}
 			fmt.Printf("%-58s %6d %10s %10s %10s %9.1f MiB %6d\n", c.name, i, res.wall.Round(time.Millisecond), res.user.Round(time.Millisecond),
 				res.sys.Round(time.Millisecond), float64(res.maxRSSKiB)/1024, res.exit)
+			walls = append(walls, res.wall)
 			if i == runs {
 				fmt.Printf("    output: %d bytes; last lines:\n%s\n", len(res.stdout), tail(res.stdout, 6))
 			}
 		}
+		slices.Sort(walls)
+		over := 0
+		for _, w := range walls {
+			if w >= 3*time.Second {
+				over++
+			}
+		}
+		summary = append(summary, fmt.Sprintf("%-58s median %s  max %s  over 3 s: %d of %d", c.name,
+			walls[(len(walls)-1)/2].Round(time.Millisecond), walls[len(walls)-1].Round(time.Millisecond), over, len(walls)))
+	}
+	fmt.Printf("\n== summary (%d nodes, %d pods; load %s)\n", nNodes, nPods, loadavg())
+	for _, l := range summary {
+		fmt.Println(l)
 	}
 	if hold > 0 {
 		fmt.Printf("holding the cluster for %s: export KUBECONFIG=%s\n", hold, cp.AdminKubeconfig)
@@ -135,6 +153,16 @@ func run(nNodes, nPods, runs, workers int) error {
 		}
 	}
 	return nil
+}
+
+// loadavg is the 1, 5 and 15 minute load averages of this machine ("?" when unknown).
+func loadavg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	f := strings.Fields(string(b))
+	return strings.Join(f[:min(3, len(f))], " ")
 }
 
 type result struct {

@@ -18,5 +18,6 @@ printf '\xff' | dd of="$etcd_dir/damaged.db" bs=1 seek=20000 conv=notrunc status
 show kubectl clusterops etcd snapshot status "$etcd_dir/damaged.db"
 show kubectl clusterops etcd snapshot restore "$etcd_dir/damaged.db" --root "$CLUSTEROPS_ROOT" --data-dir "$etcd_dir/restored-damaged"
 show kubectl clusterops etcd snapshot restore "$etcd_snap" --root "$CLUSTEROPS_ROOT" --data-dir "$etcd_dir/restored" --dry-run
-show bash -c "kubectl clusterops etcd snapshot schedule --root '$CLUSTEROPS_ROOT' --keep 5 | head -n 30"
+# Scheduled snapshots in the cluster, on the plugin's own image (a dev build names its image).
+show bash -c "kubectl clusterops automate etcd-backup --dry-run=client -o yaml --keep 5 --image localhost/kubectl-clusterops:dev | grep -A40 'kind: CronJob' | head -n 40"
 rm -rf "$etcd_dir"

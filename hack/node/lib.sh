@@ -1,13 +1,33 @@
 # Shared by hack/node-up and hack/node-down: the real-node test tier (kubeadm + kubelet + containerd
 # on this machine). It changes the host, so every step is guarded; see README "The real-node tier".
+#
+# What it will never touch: a host dir it would remove that is in use and not ours (no marker), a
+# containerd socket it did not start, a process it did not start (every pid is recorded with its
+# executable and start time, and checked in /proc before a signal), another tool's runc shims.
+#
+# CLUSTEROPS_NODE_ROOT (default /) moves every host path these scripts check or remove under
+# another root. Any root other than / is a check-only run: the scripts do their checks and print
+# what they would do, and stop before they change anything (tests use it with a temp root).
 # shellcheck shell=bash
 set -euo pipefail
 
-STATE=/var/lib/clusterops-node-tier        # our marker and state: pids, logs, saved sysctls
+NODE_ROOT=${CLUSTEROPS_NODE_ROOT:-/}
+NODE_ROOT=${NODE_ROOT%/}                   # "" for the real root
+hostpath() { printf '%s%s' "$NODE_ROOT" "$1"; }
+check_only() { [ -n "$NODE_ROOT" ]; }
+
+STATE=$(hostpath /var/lib/clusterops-node-tier)   # our marker and state: pids, logs, saved sysctls
 MARKER=$STATE/created-by-clusterops
-HOST_DIRS=(/etc/kubernetes /var/lib/kubelet /var/lib/etcd)
+# Every dir node-down removes: node-up refuses to start while any of them is in use and not ours.
+OWNED_DIRS=(/etc/kubernetes /var/lib/kubelet /var/lib/etcd /var/lib/cni /var/lib/containerd /etc/cni/net.d
+  /var/log/pods /var/log/containers /run/containerd /etc/containerd/certs.d)
+CONTAINERD_SOCK=/run/containerd/containerd.sock   # the one our containerd serves
+# Where containerd sockets of other tools live: node-up refuses to start while any of them exists.
+CONTAINERD_SOCKETS=("$CONTAINERD_SOCK" /run/docker/containerd/containerd.sock /run/k3s/containerd/containerd.sock
+  /var/snap/microk8s/common/run/containerd.sock)
 SYSCTLS=(vm.overcommit_memory kernel.panic kernel.panic_on_oops net.ipv4.ip_forward net.bridge.bridge-nf-call-iptables)
 K8S_VERSION=v1.37.2
+KILL_GRACE=${KILL_GRACE:-10}               # seconds between TERM and KILL
 
 log() { printf '[node %s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -16,25 +36,50 @@ die() { log "error: $*"; exit 1; }
 guard() {
   [ "$(uname -s)" = Linux ] || die "the real-node tier runs on Linux only"
   [ "${CLUSTEROPS_E2E_NODE:-}" = 1 ] || die "the real-node tier changes this host (kubelet, containerd, /etc/kubernetes, iptables); set CLUSTEROPS_E2E_NODE=1 to allow it"
-  [ "$(id -u)" = 0 ] || die "the real-node tier must run as root"
+  check_only || [ "$(id -u)" = 0 ] || die "the real-node tier must run as root"
 }
 
-# ours_or_absent fails when a host dir exists that this tier did not create: it may be a real node.
+# socket_listening SOCK: a process listens on the unix socket SOCK (without ss: assume it does).
+socket_listening() {
+  command -v ss >/dev/null || return 0
+  [ -n "$(ss -xlH src "$1" 2>/dev/null)" ]
+}
+
+# ours_or_absent fails when something node-up would use or node-down would remove is in use and
+# was not made by this tier: a non-empty host dir without our marker, or any containerd socket.
 ours_or_absent() {
-  [ -f "$MARKER" ] && return 0
-  local d
-  for d in "${HOST_DIRS[@]}"; do
-    if [ -e "$d" ] && [ -n "$(ls -A "$d" 2>/dev/null)" ]; then
-      die "$d exists and was not created by this test tier (no $MARKER): refusing to touch what may be a real node"
+  local d s
+  for s in "${CONTAINERD_SOCKETS[@]}"; do
+    s=$(hostpath "$s")
+    if [ -S "$s" ] && ! { [ -f "$MARKER" ] && [ "$s" = "$(hostpath "$CONTAINERD_SOCK")" ] && ! socket_listening "$s"; }; then
+      die "a containerd socket that this tier did not start exists: $s (another container runtime, e.g. Docker, k3s or a real node, uses it): refusing to start; stop it, or remove the file if it is stale"
     fi
   done
+  if [ ! -f "$MARKER" ]; then
+    for d in "${OWNED_DIRS[@]}"; do
+      d=$(hostpath "$d")
+      if [ -e "$d" ] && [ -n "$(ls -A "$d" 2>/dev/null)" ]; then
+        die "$d is in use and was not created by this test tier (no $MARKER): refusing to touch what may be a real node"
+      fi
+    done
+  fi
+  if ! check_only; then
+    # Host-wide state that has no root to move: another cluster's networking or pods.
+    [ -f "$MARKER" ] && return 0
+    if ip link show cni0 >/dev/null 2>&1; then
+      die "the cni0 bridge exists and was not created by this test tier: refusing to start"
+    fi
+    if compgen -G '/sys/fs/cgroup/*/kubepods*' >/dev/null || compgen -G '/sys/fs/cgroup/kubepods*' >/dev/null; then
+      die "kubepods cgroups exist: another kubelet runs on this host; refusing to start"
+    fi
+  fi
 }
 
 # timed NAME BUDGET_SECONDS CMD...: runs a step (a command or a function), prints its time, and
 # fails with the logs when it fails or overruns its budget.
 timed() {
   local name=$1 budget=$2; shift 2
-  local start=$SECONDS rc=0
+  local start=$SECONDS rc=0 wrc
   log "step: $name (budget ${budget}s)"
   "$@" &
   local pid=$!
@@ -47,7 +92,7 @@ timed() {
     fi
     sleep 0.5
   done
-  wait "$pid" 2>/dev/null || { [ "$rc" -ne 0 ] || rc=$?; }
+  wait "$pid" 2>/dev/null || { wrc=$?; [ "$rc" -ne 0 ] || rc=$wrc; }
   if [ "$rc" -ne 0 ]; then
     dump_logs
     die "step $name failed (exit $rc) after $((SECONDS - start))s"
@@ -55,10 +100,88 @@ timed() {
   log "step: $name: $((SECONDS - start))s"
 }
 
-kill_tree() { # PID: TERM the process and its descendants, by pid
+# starttime PID: the process's start time in clock ticks since boot (field 22 of /proc/PID/stat),
+# or nothing when it is gone. A pid with another start time is another process.
+starttime() {
+  local stat
+  stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 0
+  stat=${stat##*) }                        # the fields after "(comm) "
+  # shellcheck disable=SC2086
+  set -- $stat
+  printf '%s' "${20}"
+}
+
+# descendants PID: the children of PID and theirs, by parent pid (children before parents).
+descendants() {
   local child
-  for child in $(pgrep -P "$1" || true); do kill_tree "$child"; done
-  kill -TERM "$1" 2>/dev/null || true
+  for child in $(pgrep -P "$1" 2>/dev/null || true); do
+    descendants "$child"
+    echo "$child"
+  done
+}
+
+# kill_tree PID: TERM the process and its descendants (found by parent pid, before any signal),
+# wait up to KILL_GRACE seconds, then KILL the ones still there. A pid is only signalled while its
+# start time is the one seen when the tree was collected: a reused pid is left alone.
+kill_tree() {
+  local pids=() starts=() p i
+  for p in $(descendants "$1") "$1"; do
+    pids+=("$p"); starts+=("$(starttime "$p")")
+  done
+  alive() { [ -n "${starts[$1]}" ] && [ "$(starttime "${pids[$1]}")" = "${starts[$1]}" ]; }
+  for i in "${!pids[@]}"; do alive "$i" && kill -TERM "${pids[$i]}" 2>/dev/null || true; done
+  local deadline=$((SECONDS + KILL_GRACE)) left
+  while :; do
+    left=0
+    for i in "${!pids[@]}"; do alive "$i" && left=1; done
+    [ "$left" = 0 ] && return 0
+    (( SECONDS < deadline )) || break
+    sleep 0.2
+  done
+  for i in "${!pids[@]}"; do
+    if alive "$i"; then
+      log "pid ${pids[$i]} did not stop within ${KILL_GRACE}s of SIGTERM: SIGKILL"
+      kill -KILL "${pids[$i]}" 2>/dev/null || true
+    fi
+  done
+}
+
+# record_pid NAME PID EXE: remembers a process we started, with the executable it must run and its
+# start time, so that only that process is ever signalled.
+record_pid() {
+  local exe
+  exe=$(readlink -f "$3")
+  printf '%s %s %s\n' "$2" "$exe" "$(starttime "$2")" >"$STATE/$1.pid"
+}
+
+# our_pid NAME: prints the recorded pid of NAME when that very process still runs: /proc/PID/exe
+# is the recorded executable and the start time is the recorded one.
+our_pid() {
+  local pidfile=$STATE/$1.pid pid exe start now
+  [ -f "$pidfile" ] || return 1
+  read -r pid exe start <"$pidfile" || true
+  [[ "$pid" =~ ^[0-9]+$ ]] && [ -n "${exe:-}" ] || { log "$pidfile is not ours (no executable recorded): leaving pid ${pid:-?} alone"; return 1; }
+  now=$(readlink "/proc/$pid/exe" 2>/dev/null) || return 1
+  now=${now% (deleted)}                    # the binary was replaced since it started
+  if [ "$now" != "$exe" ]; then
+    log "pid $pid runs $now, not our $1 ($exe): leaving it alone"
+    return 1
+  fi
+  if [ -n "${start:-}" ] && [ "$(starttime "$pid")" != "$start" ]; then
+    log "pid $pid is not the $1 we started (another start time): leaving it alone"
+    return 1
+  fi
+  printf '%s' "$pid"
+}
+
+# stop_pidfile NAME: stops the process recorded in $STATE/NAME.pid and its children, if it is still
+# the one we started; a stale pid (gone, or reused by another program) is never signalled.
+stop_pidfile() {
+  local pid
+  if pid=$(our_pid "$1"); then
+    kill_tree "$pid"
+  fi
+  rm -f "$STATE/$1.pid"
 }
 
 dump_logs() {
@@ -66,20 +189,8 @@ dump_logs() {
   for f in "$STATE/kubelet.log" "$STATE/containerd.log" "$STATE/kubeadm-init.log"; do
     [ -f "$f" ] && { echo "===== $f (last 60 lines)"; tail -n 60 "$f"; } >&2
   done
-  for f in /var/log/pods/*/*/*.log; do
+  for f in "$(hostpath /var/log/pods)"/*/*/*.log; do
     [ -f "$f" ] && { echo "===== $f (last 30 lines)"; tail -n 30 "$f"; } >&2
   done
   return 0
-}
-
-stop_pidfile() { # NAME: stops the process in $STATE/NAME.pid, by pid
-  local pidfile=$STATE/$1.pid pid
-  [ -f "$pidfile" ] || return 0
-  pid=$(cat "$pidfile")
-  if kill -0 "$pid" 2>/dev/null; then
-    kill -TERM "$pid" 2>/dev/null || true
-    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
-    kill -KILL "$pid" 2>/dev/null || true
-  fi
-  rm -f "$pidfile"
 }

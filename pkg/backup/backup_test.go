@@ -227,3 +227,35 @@ func TestPickSnapshotMember(t *testing.T) {
 		t.Error("no healthy member, but one was picked")
 	}
 }
+
+// The bucket's retention picks as the directory's: only our names with a sidecar, newest kept.
+func TestPruneSelect(t *testing.T) {
+	now := time.Date(2026, 12, 2, 12, 0, 0, 0, time.UTC)
+	meta := &Metadata{}
+	e := func(name string, age time.Duration, m *Metadata) Entry {
+		return Entry{File: "s3://b/p/" + name, Time: now.Add(-age), Meta: m}
+	}
+	entries := []Entry{ // newest first
+		e("etcd-snapshot-20261202-120000.db", 0, meta),
+		e("etcd-snapshot-20261202-110000.db", time.Hour, meta),
+		e("etcd-snapshot-manual.db", 2*time.Hour, meta),
+		e("etcd-snapshot-20261202-090000.db", 3*time.Hour, nil),
+		e("etcd-snapshot-20261201-120000.db", 24*time.Hour, meta),
+		e("other-20261201-110000.db", 25*time.Hour, meta),
+	}
+	var got []string
+	for _, x := range pruneSelect(entries, "etcd-snapshot", Retention{Keep: 1}, now, "") {
+		got = append(got, x.File)
+	}
+	want := "s3://b/p/etcd-snapshot-20261202-110000.db s3://b/p/etcd-snapshot-20261201-120000.db"
+	if strings.Join(got, " ") != want {
+		t.Errorf("keep 1: %v, want %s", got, want)
+	}
+	got = nil
+	for _, x := range pruneSelect(entries, "etcd-snapshot", Retention{KeepWithin: 2 * time.Hour}, now, "s3://b/p/etcd-snapshot-20261201-120000.db") {
+		got = append(got, x.File)
+	}
+	if len(got) != 0 {
+		t.Errorf("keep-within 2h with the old one protected: %v", got)
+	}
+}

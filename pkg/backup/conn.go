@@ -44,7 +44,11 @@ func NodePath(root, p string) string {
 
 // ReadEtcdManifest reads the etcd static pod manifest of the node at root.
 func ReadEtcdManifest(root string) (*corev1.Pod, error) {
-	path := NodePath(root, "/"+ManifestRelPath)
+	return readPodManifest(NodePath(root, "/"+ManifestRelPath))
+}
+
+// readPodManifest reads a static pod manifest.
+func readPodManifest(path string) (*corev1.Pod, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err

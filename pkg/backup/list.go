@@ -94,13 +94,29 @@ func SnapshotName(prefix string, now time.Time) string {
 	return prefix + "-" + now.UTC().Format("20060102-150405") + ".db"
 }
 
+// IsSnapshotName reports whether name is exactly what SnapshotName gives for prefix at some time:
+// prefix "etcd" matches etcd-20260102-030405.db, not etcd-prod-20260102-030405.db (the "etcd-prod"
+// series) nor etcd-29012345.db (a scheduled job's snapshot).
+func IsSnapshotName(prefix, name string) bool {
+	rest, ok := strings.CutPrefix(name, prefix+"-")
+	if !ok {
+		return false
+	}
+	stamp, ok := strings.CutSuffix(rest, ".db")
+	if !ok {
+		return false
+	}
+	_, err := time.Parse("20060102-150405", stamp)
+	return err == nil
+}
+
 // Retention says which snapshots to keep; a snapshot is kept when any rule keeps it.
 type Retention struct {
 	Keep       int           // the newest N
 	KeepWithin time.Duration // those taken within this duration before now
 }
 
-// Prune deletes the snapshots of dir named prefix-*.db (with their sidecars) that the retention
+// Prune deletes the snapshots of dir named as SnapshotName names them for prefix (with their sidecars) that the retention
 // does not keep. Only snapshots with a sidecar are considered (files this tool wrote); protect
 // is never deleted. It returns the deleted files.
 func Prune(dir, prefix string, r Retention, now time.Time, protect string) ([]string, error) {
@@ -112,9 +128,24 @@ func Prune(dir, prefix string, r Retention, now time.Time, protect string) ([]st
 		return nil, err
 	}
 	var removed []string
+	for _, e := range pruneSelect(entries, prefix, r, now, protect) {
+		if err := os.Remove(e.File); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return removed, err
+		}
+		os.Remove(SidecarPath(e.File))
+		removed = append(removed, e.File)
+	}
+	return removed, nil
+}
+
+// pruneSelect picks, from entries listed newest first, the snapshots the retention does not
+// keep: only those named as SnapshotName names them for prefix and with a sidecar (files this
+// tool wrote); protect (an Entry.File) is always kept.
+func pruneSelect(entries []Entry, prefix string, r Retention, now time.Time, protect string) []Entry {
+	var out []Entry
 	kept := 0
 	for _, e := range entries { // newest first
-		if e.Meta == nil || !strings.HasPrefix(filepath.Base(e.File), prefix+"-") {
+		if e.Meta == nil || !IsSnapshotName(prefix, e.File[strings.LastIndex(e.File, "/")+1:]) {
 			continue
 		}
 		keep := e.File == protect ||
@@ -124,11 +155,7 @@ func Prune(dir, prefix string, r Retention, now time.Time, protect string) ([]st
 			kept++
 			continue
 		}
-		if err := os.Remove(e.File); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return removed, err
-		}
-		os.Remove(SidecarPath(e.File))
-		removed = append(removed, e.File)
+		out = append(out, e)
 	}
-	return removed, nil
+	return out
 }

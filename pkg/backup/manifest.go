@@ -1,7 +1,9 @@
 package backup
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -117,12 +119,43 @@ func setDataDir(pod *corev1.Pod, oldDir, newDir string) error {
 	return nil
 }
 
-// RestoreSteps are the steps that remain after a restore into dataDir (a node path) on a
-// kubeadm node, when the manifest was (updated) or was not edited yet.
-func RestoreSteps(nodeDataDir string, updated bool) []string {
-	steps := []string{
-		"Stop kube-apiserver: mv /etc/kubernetes/manifests/kube-apiserver.yaml /etc/kubernetes/kube-apiserver.yaml (on every control-plane node)",
+// APIServerManifestRelPath is where kubeadm writes the kube-apiserver static pod manifest,
+// relative to the node root.
+const APIServerManifestRelPath = "etc/kubernetes/manifests/kube-apiserver.yaml"
+
+// ErrAPIServerRunning means --update-manifest was refused because kube-apiserver's manifest is
+// still in the manifests dir: the kubelet runs it, and it would write to the etcd being swapped.
+var ErrAPIServerRunning = errors.New("kube-apiserver is still running on this node")
+
+// CheckAPIServerStopped returns ErrAPIServerRunning (with the steps to stop it) while the
+// kube-apiserver manifest of the node at root is in the manifests dir. Switching etcd to a
+// restored data dir under a running kube-apiserver serves the restored state to clients and
+// controllers that hold newer state, and lets it write into the new etcd before the rest of the
+// restore is done: the Kubernetes docs ask to stop every API server first
+// (https://kubernetes.io/docs/tasks/administer-cluster/configure-upgrade-etcd/#restoring-an-etcd-cluster).
+func CheckAPIServerStopped(root string) error {
+	_, err := os.Lstat(NodePath(root, "/"+APIServerManifestRelPath))
+	switch {
+	case err == nil:
+		return fmt.Errorf("%w (/%s is in place): stop it first with "+
+			"'mv /%s /etc/kubernetes/' (on every control-plane node), or pass --force-while-apiserver-running",
+			ErrAPIServerRunning, APIServerManifestRelPath, APIServerManifestRelPath)
+	case errors.Is(err, fs.ErrNotExist):
+		return nil
+	default:
+		return fmt.Errorf("cannot tell whether kube-apiserver runs: %w", err)
 	}
+}
+
+// RestoreSteps are the steps that remain after a restore into dataDir (a node path) on a
+// kubeadm node, when the manifest was (updated) or was not edited yet, and this node's
+// kube-apiserver manifest was (apiserverStopped) or was not out of the manifests dir.
+func RestoreSteps(nodeDataDir string, updated, apiserverStopped bool) []string {
+	stop := "Stop kube-apiserver: mv /etc/kubernetes/manifests/kube-apiserver.yaml /etc/kubernetes/kube-apiserver.yaml (on every control-plane node)"
+	if updated && apiserverStopped {
+		stop = "Check that kube-apiserver is stopped on every other control-plane node too (its manifest out of /etc/kubernetes/manifests)"
+	}
+	steps := []string{stop}
 	if !updated {
 		steps = append(steps,
 			"Point etcd at the restored data: in /etc/kubernetes/manifests/etcd.yaml set --data-dir="+nodeDataDir+

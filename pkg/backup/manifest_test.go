@@ -98,17 +98,3 @@ func TestPointManifestAt(t *testing.T) {
 		t.Error("a data dir outside the root was accepted")
 	}
 }
-
-func TestCronJob(t *testing.T) {
-	cj := CronJob(ScheduleOptions{Name: "etcd-snapshot", Namespace: "kube-system", Schedule: "0 * * * *", Image: "etcd:x",
-		BackupDir: "/var/backups/etcd", Keep: 3, ShellImage: "busybox", Endpoint: "https://127.0.0.1:2379",
-		CACert: "/etc/kubernetes/pki/etcd/ca.crt", Cert: "/etc/kubernetes/pki/etcd/c.crt", Key: "/etc/kubernetes/pki/etcd/c.key"})
-	spec := cj.Spec.JobTemplate.Spec.Template.Spec
-	if cj.Spec.ConcurrencyPolicy != "Forbid" || !spec.HostNetwork || spec.InitContainers[0].Image != "etcd:x" ||
-		!strings.Contains(spec.Containers[0].Command[2], "tail -n +4") || spec.Volumes[1].HostPath.Path != "/var/backups/etcd" {
-		t.Errorf("cronjob %+v", cj.Spec)
-	}
-	if cj = CronJob(ScheduleOptions{Name: "s", Keep: 0, CACert: "/a/ca.crt"}); len(cj.Spec.JobTemplate.Spec.Template.Spec.InitContainers) != 0 {
-		t.Error("keep 0 still has a prune container")
-	}
-}

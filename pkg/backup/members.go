@@ -48,7 +48,10 @@ type Members struct {
 	Leader    string   `json:"leader,omitempty"`
 	Members   []Member `json:"members"`
 	Alarms    []Alarm  `json:"alarms,omitempty"`
-	Healthy   bool     `json:"healthy"`
+	// AlarmsError is why the alarm list could not be read. The cluster is then not reported
+	// healthy: a NOSPACE or CORRUPT alarm may be active and unseen.
+	AlarmsError string `json:"alarmsError,omitempty"`
+	Healthy     bool   `json:"healthy"`
 }
 
 // MemberID formats an etcd member or cluster ID as etcdctl does.
@@ -115,12 +118,14 @@ func ListMembers(ctx context.Context, c Cluster, extraEndpoints []string, perMem
 			m.IsLeader = true
 		}
 	}
-	if al, err := c.AlarmList(ctx); err == nil {
+	if al, err := c.AlarmList(ctx); err != nil {
+		res.AlarmsError = "cannot list alarms: " + err.Error()
+	} else {
 		for _, a := range al.Alarms {
 			res.Alarms = append(res.Alarms, Alarm{MemberID: MemberID(a.MemberID), Alarm: a.Alarm.String()})
 		}
 	}
-	res.Healthy = leader != 0 && len(res.Alarms) == 0
+	res.Healthy = leader != 0 && len(res.Alarms) == 0 && res.AlarmsError == ""
 	for i := range res.Members {
 		m := &res.Members[i]
 		m.Healthy = m.Endpoint != "" && len(m.Errors) == 0 && leader != 0

@@ -37,6 +37,12 @@ type Restored struct {
 	TotalKey       int      `json:"totalKey"`
 	// Manifest is set when the etcd static pod manifest was pointed at DataDir.
 	Manifest *ManifestUpdate `json:"manifest,omitempty"`
+	// APIServer says what --stop-apiserver did with kube-apiserver; EtcdRevision is the revision
+	// etcd served on the restored data once it restarted.
+	APIServer    string `json:"apiServer,omitempty"`
+	EtcdRevision int64  `json:"etcdRevision,omitempty"`
+	// Node is the node restored on, through an agent pod (--node).
+	Node string `json:"node,omitempty"`
 	// NextSteps are the exact steps left for the admin.
 	NextSteps []string `json:"nextSteps,omitempty"`
 }

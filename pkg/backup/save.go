@@ -10,7 +10,9 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"syscall"
 	"time"
+	"unsafe"
 
 	bolt "go.etcd.io/bbolt"
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -59,6 +61,9 @@ type SaveOptions struct {
 	Clock func() time.Time
 	// Metadata fields known by the caller (member, cluster, versions).
 	Meta Metadata
+	// KubernetesVersion, when set, gives Meta.KubernetesVersion once the snapshot is saved (the
+	// caller asks the API server while the snapshot streams).
+	KubernetesVersion func() string
 
 	// afterSync, in tests, runs on the temp file once it is fsynced, before it is hashed again.
 	afterSync func(tempPath string)
@@ -119,7 +124,10 @@ func Save(ctx context.Context, src SnapshotSource, opts SaveOptions) (meta *Meta
 	defer resp.Snapshot.Close()
 
 	hw := newHashingWriter()
-	written, werr, rerr := pipeline(ctx, cancel, resp.Snapshot, f.File, hw, opts, start)
+	sf := newSnapshotFile(f.File)
+	bufs, release := mapBuffers(pipelineDepth, chunkSize)
+	defer release()
+	written, werr, rerr := pipeline(ctx, cancel, resp.Snapshot, sf, hw, bufs, opts)
 	if werr != nil {
 		return nil, writeError(part, werr)
 	}
@@ -139,7 +147,7 @@ func Save(ctx context.Context, src SnapshotSource, opts SaveOptions) (meta *Meta
 	if opts.afterSync != nil {
 		opts.afterSync(part)
 	}
-	if err := checkOnDisk(f.File, d); err != nil {
+	if err := checkOnDisk(f.File, sf.canDIO, bufs, d); err != nil {
 		return nil, err
 	}
 	rev, storage, err := readRevision(part)
@@ -158,6 +166,9 @@ func Save(ctx context.Context, src SnapshotSource, opts SaveOptions) (meta *Meta
 	}
 	m.Time = start.UTC()
 	m.DurationSeconds = opts.Clock().Sub(start).Seconds()
+	if opts.KubernetesVersion != nil {
+		m.KubernetesVersion = opts.KubernetesVersion()
+	}
 
 	commit := f.CommitNew
 	if opts.Overwrite {
@@ -182,12 +193,16 @@ func PartPrefix(path string) string { return filepath.Base(path) + ".part-" }
 
 // checkOnDisk hashes the fsynced temp file again, through f, and compares it with what the
 // stream gave: a write that did not land as sent (a bad disk, a file changed under us) is not
-// saved as a good snapshot.
-func checkOnDisk(f *os.File, streamed digests) error {
+// saved as a good snapshot. With direct I/O (dio) it reads what is on the disk, not what the page
+// cache holds; a second goroutine reads ahead while this one hashes.
+func checkOnDisk(f *os.File, dio bool, bufs [][]byte, streamed digests) error {
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return fmt.Errorf("reading back %s: %w", f.Name(), err)
 	}
-	disk, err := hashReader(f, f.Name())
+	if dio && setDirect(f, true) != nil {
+		dio = false
+	}
+	disk, err := hashReadAhead(f, dio, bufs)
 	if err != nil {
 		return fmt.Errorf("%w: reading back %s: %v", ErrIntegrity, f.Name(), err)
 	}
@@ -196,6 +211,62 @@ func checkOnDisk(f *os.File, streamed digests) error {
 			ErrIntegrity, disk.Size, disk.FileSHA256, streamed.Size, streamed.FileSHA256)
 	}
 	return nil
+}
+
+// hashReadAhead hashes f from its offset to its end, reading the next chunk while it hashes
+// this one, over bufs (aligned, of a multiple of dioAlign bytes). With dio, f is open O_DIRECT: every read is of a whole aligned buffer at an aligned
+// offset (the last one returns short at the end of the file).
+func hashReadAhead(f *os.File, dio bool, bufs [][]byte) (digests, error) {
+	type chunk struct {
+		b   []byte
+		err error
+	}
+	free := make(chan []byte, len(bufs))
+	for _, b := range bufs {
+		free <- b
+	}
+	full := make(chan chunk, len(bufs))
+	stop := make(chan struct{})
+	defer func() { // the reader is done with bufs before they are reused or unmapped
+		close(stop)
+		for range full {
+		}
+	}()
+	go func() {
+		defer close(full)
+		for {
+			var b []byte
+			select {
+			case b = <-free:
+			case <-stop:
+				return
+			}
+			n, err := f.Read(b)
+			if dio && err == nil && n%dioAlign != 0 {
+				// A short direct read ends at the end of the file (the size is compared with
+				// the stream's); another read would start at an unaligned offset.
+				err = io.EOF
+			}
+			full <- chunk{b: b[:n], err: err}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	w := newHashingWriter()
+	for c := range full {
+		if len(c.b) > 0 {
+			w.Write(c.b)
+			free <- c.b[:cap(c.b)]
+		}
+		if c.err == io.EOF {
+			break
+		}
+		if c.err != nil {
+			return digests{}, c.err
+		}
+	}
+	return w.digests()
 }
 
 // writeError is atomicfile's error for path, with what to do when the disk is full.
@@ -270,23 +341,81 @@ func readRevision(path string) (rev int64, storage string, err error) {
 }
 
 // Streaming buffers: chunkSize bytes each, at most pipelineDepth in flight (a few MiB in all,
-// whatever the snapshot size).
+// whatever the snapshot size). Each is aligned for direct I/O.
 const (
-	chunkSize     = 512 << 10
-	pipelineDepth = 6
+	chunkSize     = 1 << 20
+	pipelineDepth = 4
+	// dioAlign is the alignment of buffers, offsets and lengths for O_DIRECT (open(2): the
+	// logical block size, 512 or 4096 on Linux file systems).
+	dioAlign = 4096
 )
 
-// pipeline copies the stream to the file and the hasher in three concurrent stages (read,
-// write, hash) over a fixed set of buffers, so that hashing never holds up the stream. It
-// returns the bytes read, the first write error and the first read error.
-func pipeline(ctx context.Context, cancel context.CancelFunc, r io.Reader, f *os.File, hw *hashingWriter,
-	opts SaveOptions, start time.Time) (written int64, werr, rerr error) {
-	free := make(chan []byte, pipelineDepth)
-	for i := 0; i < pipelineDepth; i++ {
-		free <- make([]byte, chunkSize)
+// heapBuffers returns n size-byte buffers from the heap, each dioAlign-aligned.
+func heapBuffers(n, size int) [][]byte {
+	bufs := make([][]byte, n)
+	for i := range bufs {
+		b := make([]byte, size+dioAlign)
+		off := 0
+		if r := int(uintptr(unsafe.Pointer(&b[0])) & (dioAlign - 1)); r != 0 {
+			off = dioAlign - r
+		}
+		bufs[i] = b[off : off+size : off+size]
 	}
-	toWrite := make(chan []byte, pipelineDepth)
-	toHash := make(chan []byte, pipelineDepth)
+	return bufs
+}
+
+// snapshotFile writes the snapshot with direct I/O where the file system allows it: full,
+// aligned chunks go from the buffer to the disk with no page-cache copy (the copy and the
+// dirty pages cost the stream CPU, and the fsync at the end then has nothing left to write);
+// the unaligned tail, and everything on a file system without O_DIRECT, is written buffered.
+type snapshotFile struct {
+	f      *os.File
+	direct bool // O_DIRECT is on now
+	canDIO bool // the file system took O_DIRECT (the read-back uses it too)
+}
+
+func newSnapshotFile(f *os.File) *snapshotFile {
+	ok := setDirect(f, true) == nil
+	return &snapshotFile{f: f, direct: ok, canDIO: ok}
+}
+
+func (w *snapshotFile) Write(b []byte) (int, error) {
+	total := len(b)
+	if w.direct {
+		if n := len(b) &^ (dioAlign - 1); n > 0 {
+			m, err := w.f.Write(b[:n])
+			b = b[m:]
+			if err != nil && !errors.Is(err, syscall.EINVAL) {
+				return total - len(b), err
+			}
+		}
+		if len(b) > 0 { // the tail, or a file system that took the flag but not the write
+			w.direct = false
+			if err := setDirect(w.f, false); err != nil {
+				return total - len(b), err
+			}
+		}
+	}
+	if len(b) > 0 {
+		if _, err := w.f.Write(b); err != nil {
+			return total - len(b), err
+		}
+	}
+	return total, nil
+}
+
+// pipeline copies the stream to the file and the hasher in three concurrent stages (read,
+// write, hash) over a fixed set of buffers handed from stage to stage (never copied), so that
+// neither the disk nor the hash holds up the stream. It returns the bytes read, the first write
+// error and the first read error.
+func pipeline(ctx context.Context, cancel context.CancelFunc, r io.Reader, w io.Writer, hw *hashingWriter,
+	bufs [][]byte, opts SaveOptions) (written int64, werr, rerr error) {
+	free := make(chan []byte, len(bufs))
+	for _, b := range bufs {
+		free <- b
+	}
+	toWrite := make(chan []byte, len(bufs))
+	toHash := make(chan []byte, len(bufs))
 	var wg sync.WaitGroup
 	wg.Add(2)
 	go func() {
@@ -294,7 +423,7 @@ func pipeline(ctx context.Context, cancel context.CancelFunc, r io.Reader, f *os
 		defer close(toHash)
 		for b := range toWrite {
 			if werr == nil {
-				if _, err := f.Write(b); err != nil {
+				if _, err := w.Write(b); err != nil {
 					werr = err
 					cancel() // stops the stream; the reader sees the cancellation
 				}
@@ -310,11 +439,12 @@ func pipeline(ctx context.Context, cancel context.CancelFunc, r io.Reader, f *os
 		}
 	}()
 	// With a rate limit, read small pieces so that gRPC flow control holds the member back
-	// (a large read would pull everything the transport window allows at once).
-	readSize := chunkSize
+	// (a large read would pull everything the transport window allows at once). A piece is a
+	// multiple of dioAlign, so that only the last one is written buffered.
+	readSize := len(bufs[0])
 	var limiter *rate.Limiter
 	if opts.MaxRate > 0 {
-		readSize = int(min(max(opts.MaxRate/8, 32<<10), chunkSize))
+		readSize = int(min(max(opts.MaxRate/8, 32<<10), int64(readSize))) &^ (dioAlign - 1)
 		limiter = rate.NewLimiter(rate.Limit(opts.MaxRate), readSize)
 	}
 	for {

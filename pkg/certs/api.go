@@ -1,13 +1,14 @@
 package certs
 
 import (
+	"bytes"
 	"context"
-	"crypto"
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
 	"net"
 	"net/url"
+	"slices"
 	"time"
 
 	certificatesv1 "k8s.io/api/certificates/v1"
@@ -181,16 +182,19 @@ func CSRs(ctx context.Context, client certificatesclient.CertificateSigningReque
 }
 
 // MarkRestartPending compares the served API server certificate with the node's apiserver
-// certificate: when both have the same key and subject (the same node, key reused as kubeadm
-// does) but the served one is not the file's, the file was renewed and kube-apiserver has not
-// been restarted since. The served entry gets StatusRestartPending (unless it already has a
-// worse status).
+// certificate. When both name the same server (same subject, same SANs) and come from the same
+// issuer (same issuer name and authority key ID), but the served one is not the file's, the file
+// was renewed and kube-apiserver has not been restarted since. The served entry then gets
+// StatusRestartPending (unless it already has a worse status).
+//
+// The key is not compared: kubeadm's own renewal makes a new key every time
+// (renewal.FileRenewer.Renew -> pkiutil.NewCertAndKey, cmd/kubeadm/app/phases/certs/renewal/
+// filerenewer.go:41-42 and util/pkiutil/pki_helpers.go:95-111 in kubernetes v1.37.2), and so does
+// `certs renew --new-key`; matching on the key made every such renewal look "OK" while
+// kube-apiserver still served the old certificate. Another control-plane node behind the same
+// endpoint has its own name and address in its SANs, so it is not taken for this node's.
 func MarkRestartPending(r *Report, served *x509.Certificate, onDisk *x509.Certificate) {
-	if served == nil || onDisk == nil || served.Equal(onDisk) || served.Subject.String() != onDisk.Subject.String() {
-		return
-	}
-	pub, ok := served.PublicKey.(interface{ Equal(crypto.PublicKey) bool })
-	if !ok || !pub.Equal(onDisk.PublicKey) {
+	if served == nil || onDisk == nil || served.Equal(onDisk) || !sameServerIdentity(served, onDisk) {
 		return
 	}
 	for i := range r.Certificates {
@@ -201,4 +205,28 @@ func MarkRestartPending(r *Report, served *x509.Certificate, onDisk *x509.Certif
 				"restart kube-apiserver to load it", served.NotAfter.UTC().Format(time.RFC3339), onDisk.NotAfter.UTC().Format(time.RFC3339))
 		}
 	}
+}
+
+// sameServerIdentity reports whether two certificates name the same server and come from the same
+// issuer: subject, every SAN (in any order), issuer name and authority key ID.
+func sameServerIdentity(a, b *x509.Certificate) bool {
+	return bytes.Equal(a.RawSubject, b.RawSubject) && bytes.Equal(a.RawIssuer, b.RawIssuer) &&
+		bytes.Equal(a.AuthorityKeyId, b.AuthorityKeyId) &&
+		sameSet(a.DNSNames, b.DNSNames) && sameSet(a.EmailAddresses, b.EmailAddresses) &&
+		sameSet(stringsOf(a.IPAddresses), stringsOf(b.IPAddresses)) && sameSet(stringsOf(a.URIs), stringsOf(b.URIs))
+}
+
+func stringsOf[T fmt.Stringer](xs []T) []string {
+	out := make([]string, len(xs))
+	for i, x := range xs {
+		out[i] = x.String()
+	}
+	return out
+}
+
+func sameSet(a, b []string) bool {
+	a, b = slices.Clone(a), slices.Clone(b)
+	slices.Sort(a)
+	slices.Sort(b)
+	return slices.Equal(slices.Compact(a), slices.Compact(b))
 }

@@ -11,8 +11,14 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
+	"time"
 )
+
+// backupPrefix starts the name of every backup folder Renew makes in the tmp dir:
+// clusterops-backup-<UTC stamp>[-N].
+const backupPrefix = "clusterops-backup-"
 
 // ManifestFile is the list of backed-up files with their sha256, in `sha256sum -c` format.
 const ManifestFile = "SHA256SUMS"
@@ -234,9 +240,91 @@ func RecoverInterrupted(l Layout) error {
 			}
 		}
 	}
-	partials, _ := filepath.Glob(filepath.Join(l.TmpDir(), "clusterops-backup-*.partial"))
+	partials, _ := filepath.Glob(filepath.Join(l.TmpDir(), backupPrefix+"*.partial"))
 	for _, p := range partials {
 		os.RemoveAll(p)
 	}
 	return RestoreParkedManifests(l)
+}
+
+// interruptedFiles lists, as node paths, what an interrupted --new-key renewal left in the cert dir.
+func interruptedFiles(l Layout) []string {
+	var out []string
+	_ = filepath.WalkDir(l.Path(l.CertDir), func(path string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && strings.HasSuffix(d.Name(), newSuffix) {
+			out = append(out, l.displayPath(path))
+		}
+		return nil
+	})
+	return out
+}
+
+// ourBackup is one backup folder Renew made.
+type ourBackup struct {
+	path  string
+	stamp string
+	n     int
+}
+
+// ourBackups lists the complete backups Renew made in the tmp dir: real folders (not symlinks) named
+// clusterops-backup-<stamp>[-N] that hold a SHA256SUMS file. Anything else there is left alone.
+func ourBackups(l Layout) ([]ourBackup, error) {
+	entries, err := os.ReadDir(l.TmpDir())
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []ourBackup
+	for _, e := range entries {
+		rest, ok := strings.CutPrefix(e.Name(), backupPrefix)
+		if !ok || !e.IsDir() || e.Type()&fs.ModeSymlink != 0 {
+			continue
+		}
+		stamp, suffix, hasN := strings.Cut(rest, "-")
+		if _, err := time.Parse(backupStamp, stamp); err != nil {
+			continue
+		}
+		n := 0
+		if hasN {
+			if n, err = strconv.Atoi(suffix); err != nil || n < 1 {
+				continue
+			}
+		}
+		dir := filepath.Join(l.TmpDir(), e.Name())
+		if st, err := os.Lstat(filepath.Join(dir, ManifestFile)); err != nil || !st.Mode().IsRegular() {
+			continue
+		}
+		out = append(out, ourBackup{path: dir, stamp: stamp, n: n})
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].stamp != out[j].stamp {
+			return out[i].stamp < out[j].stamp
+		}
+		return out[i].n < out[j].n
+	})
+	return out, nil
+}
+
+// PruneBackups removes the oldest of the backups Renew made in the tmp dir until keep are left
+// (each one holds every CA key of the node), and returns the folders it removed. Folders that
+// do not look like ours (name, SHA256SUMS) are never touched. The paths it returns are as
+// RenewResult.BackupDir is: under Root.
+func PruneBackups(l Layout, keep int) ([]string, error) {
+	if keep < 1 {
+		return nil, fmt.Errorf("keep must be at least 1, not %d", keep)
+	}
+	backups, err := ourBackups(l)
+	if err != nil || len(backups) <= keep {
+		return nil, err
+	}
+	var pruned []string
+	for _, b := range backups[:len(backups)-keep] {
+		if err := os.RemoveAll(b.path); err != nil {
+			return pruned, fmt.Errorf("removing the old backup %s: %w", l.displayPath(b.path), err)
+		}
+		pruned = append(pruned, b.path)
+	}
+	return pruned, atomicfile.SyncDir(l.TmpDir())
 }

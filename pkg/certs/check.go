@@ -35,6 +35,8 @@ const (
 
 // Certificate is the state of one certificate. Its JSON field names are a stable interface.
 type Certificate struct {
+	// Node is the node the certificate was read on, when the check ran on nodes through agents.
+	Node   string `json:"node,omitempty"`
 	Name   string `json:"name"`
 	Source string `json:"source"`
 	// Path is where the certificate is, as seen from the node (or "namespace/name" of a Secret,
@@ -62,6 +64,7 @@ type Certificate struct {
 
 // CA is the state of one certificate authority.
 type CA struct {
+	Node              string     `json:"node,omitempty"`
 	Name              string     `json:"name"`
 	Source            string     `json:"source"`
 	Path              string     `json:"path,omitempty"`
@@ -82,6 +85,32 @@ type Report struct {
 	CAs          []CA          `json:"certificateAuthorities"`
 	// WarnWithinSeconds is the --warn-within window the statuses were computed with.
 	WarnWithinSeconds int64 `json:"warnWithinSeconds"`
+	// Nodes is set when the check ran on nodes through agents: one entry per node asked for,
+	// with the reason when the node could not report (its certificates are then absent).
+	Nodes []NodeStatus `json:"nodes,omitempty"`
+}
+
+// NodeStatus is whether one node reported.
+type NodeStatus struct {
+	Name    string `json:"name"`
+	Status  string `json:"status"`
+	Problem string `json:"problem,omitempty"`
+}
+
+// StatusUnreachable is a node that could not report.
+const StatusUnreachable = "Unreachable"
+
+// AddNode merges the report of one node into r, tagging each entry with the node's name.
+func (r *Report) AddNode(node string, nr *Report) {
+	for _, c := range nr.Certificates {
+		c.Node = node
+		r.Certificates = append(r.Certificates, c)
+	}
+	for _, c := range nr.CAs {
+		c.Node = node
+		r.CAs = append(r.CAs, c)
+	}
+	r.Nodes = append(r.Nodes, NodeStatus{Name: node, Status: StatusOK})
 }
 
 // Severity is 0 when every status is OK, 1 when something only expires soon, 2 otherwise.
@@ -101,6 +130,9 @@ func (r *Report) Severity() int {
 	}
 	for _, c := range r.CAs {
 		up(c.Status)
+	}
+	for _, n := range r.Nodes {
+		up(n.Status)
 	}
 	return sev
 }

@@ -147,12 +147,12 @@ func TestWritePrivateKeyFile(t *testing.T) {
 }
 
 func TestRenewNames(t *testing.T) {
-	all, _ := renewNames(nil)
+	all, _ := RenewNames(nil)
 	if len(all) != 11 || all[0] != "admin.conf" || all[10] != "super-admin.conf" {
 		t.Errorf("all: %v", all)
 	}
 	for in, want := range map[string]string{"kubelet.conf": "rotated by the kubelet", "etcd": "unknown certificate", "all,apiserver": "cannot be combined"} {
-		if _, err := renewNames(strings.Split(in, ",")); err == nil || !strings.Contains(err.Error(), want) {
+		if _, err := RenewNames(strings.Split(in, ",")); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%s: %v", in, err)
 		}
 	}

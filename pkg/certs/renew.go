@@ -22,6 +22,18 @@ type RenewOptions struct {
 	// Names are catalogue names; empty means every renewable certificate ("all").
 	Names []string
 	// NewKey makes a new private key of the same type instead of reusing the old one.
+	//
+	// Reuse is the default on purpose, and it is NOT what kubeadm does: kubeadm's renewal makes a
+	// new key every time (renewal.FileRenewer.Renew -> pkiutil.NewCertAndKey,
+	// cmd/kubeadm/app/phases/certs/renewal/filerenewer.go:41-42, util/pkiutil/pki_helpers.go:95-111
+	// in kubernetes v1.37.2) and writes key then cert as two plain writes (pki_helpers.go:134-140).
+	// With the same key a renewal replaces one file per certificate atomically, so a reader that
+	// loads the files while it runs never sees a certificate with another key: kube-apiserver
+	// reloads its serving pair on change (k8s.io/apiserver pkg/server/dynamiccertificates/
+	// dynamic_serving_content.go:85-99, which refuses a mismatched pair and keeps the old one) and
+	// etcd reads its pair again for new connections. A new key needs two files, hence the
+	// .clusterops-new files, RecoverInterrupted and the lock. The cost of reuse: a leaked key stays
+	// good for another validity period; --new-key is there for that.
 	NewKey bool
 	// Validity is the new lifetime (DefaultValidity when 0), never past the CA's own expiry.
 	Validity time.Duration
@@ -31,6 +43,16 @@ type RenewOptions struct {
 	CSROnly bool
 	// CSRDir is where CSROnly writes (a path on this machine); default under the layout's tmp dir.
 	CSRDir string
+	// KeepBackups is how many clusterops-backup-* folders stay in the tmp dir after a renewal (the
+	// new one included); older ones are removed, since each holds every CA key. 0 keeps all.
+	KeepBackups int
+	// Lock is the node's renewal lock when the caller already holds it (to keep it across the
+	// static pod restarts); nil makes Renew take it for its own run.
+	Lock *RenewalLock
+
+	// interrupt, when set (tests), runs at each step of writing a --new-key pair (stepNewWritten,
+	// stepKeyRenamed); an error stops the run there, as a kill would.
+	interrupt func(step, name string) error
 }
 
 // RenewedCert is what happened (or, with DryRun, would happen) to one certificate.
@@ -47,10 +69,12 @@ type RenewedCert struct {
 
 // RenewResult is the outcome of Renew.
 type RenewResult struct {
-	DryRun       bool          `json:"dryRun"`
-	CSROnly      bool          `json:"csrOnly,omitempty"`
-	BackupDir    string        `json:"backupDir,omitempty"`
-	Certificates []RenewedCert `json:"certificates"`
+	DryRun    bool   `json:"dryRun"`
+	CSROnly   bool   `json:"csrOnly,omitempty"`
+	BackupDir string `json:"backupDir,omitempty"`
+	// PrunedBackups are the older backup folders removed to keep the last RenewOptions.KeepBackups.
+	PrunedBackups []string      `json:"prunedBackups,omitempty"`
+	Certificates  []RenewedCert `json:"certificates"`
 	// RestartStaticPods are the static pods that must restart to load the new files, in a safe order.
 	RestartStaticPods []string `json:"restartStaticPods"`
 	// RestartKubelet is set when a certificate the kubelet loads changed.
@@ -78,27 +102,49 @@ type pending struct {
 }
 
 // Renew renews leaf certificates of a kubeadm node with the same CA, keeping subject, SANs and
-// usages. Everything is read, checked and signed in memory first; then the PKI and kubeconfigs are
-// backed up (complete before any change) and each file is replaced atomically.
+// usages. A run that writes first takes the node's renewal lock and finishes or discards what an
+// interrupted run left (RecoverInterrupted), so that what it reads and signs is the node as it
+// will stay. Everything is then read, checked and signed in memory; the PKI and kubeconfigs are
+// backed up (complete before any change); each file is replaced atomically; every written pair is
+// read back and checked; older backups beyond KeepBackups are pruned.
 func Renew(l Layout, opts RenewOptions, now time.Time) (*RenewResult, error) {
 	if err := l.Validate(); err != nil {
 		return nil, err
 	}
-	names, err := renewNames(opts.Names)
+	names, err := RenewNames(opts.Names)
 	if err != nil {
 		return nil, err
+	}
+	writes := !opts.DryRun && !opts.CSROnly
+	if writes {
+		if opts.Lock == nil {
+			lock, err := LockRenewal(l)
+			if err != nil {
+				return nil, err
+			}
+			defer lock.Release()
+		}
+		// Recover first: a pair a killed --new-key run left half-renamed must be whole before it is
+		// read, or this run would sign for a key that recovery then replaces.
+		if err := RecoverInterrupted(l); err != nil {
+			return nil, fmt.Errorf("finishing an interrupted renewal: %w", err)
+		}
 	}
 	store := &caStore{l: l, cache: map[string]*loadedCA{}}
 	var plan []*pending
 	for _, name := range names {
 		p, err := prepare(l, store, name, opts, now)
 		if err != nil {
+			if left := interruptedFiles(l); !writes && len(left) > 0 {
+				return nil, fmt.Errorf("%w (an interrupted --new-key renewal left %s: run certs renew without "+
+					"--dry-run or --csr-only to finish it first)", err, strings.Join(left, ", "))
+			}
 			return nil, err
 		}
 		plan = append(plan, p)
 	}
 	res := &RenewResult{DryRun: opts.DryRun, CSROnly: opts.CSROnly}
-	stamp := now.UTC().Format("20060102T150405Z")
+	stamp := now.UTC().Format(backupStamp)
 	if opts.CSROnly && opts.CSRDir == "" {
 		opts.CSRDir = filepath.Join(l.TmpDir(), "clusterops-csr-"+stamp)
 	}
@@ -142,22 +188,60 @@ func Renew(l Layout, opts RenewOptions, now time.Time) (*RenewResult, error) {
 	if opts.CSROnly {
 		return res, writeCSRs(opts.CSRDir, plan)
 	}
-	if err := RecoverInterrupted(l); err != nil {
-		return nil, err
-	}
-	if res.BackupDir, err = Backup(l, filepath.Join(l.TmpDir(), "clusterops-backup-"+stamp)); err != nil {
+	if res.BackupDir, err = Backup(l, filepath.Join(l.TmpDir(), backupPrefix+stamp)); err != nil {
 		return nil, err
 	}
 	for _, p := range plan {
-		if err := p.write(); err != nil {
+		if err := p.write(opts.interrupt); err != nil {
 			return res, fmt.Errorf("%w (files renewed before this one stay renewed; the backup in %s has the old ones)",
 				err, res.BackupDir)
+		}
+	}
+	for _, p := range plan {
+		if err := p.verifyWritten(l); err != nil {
+			return res, fmt.Errorf("%w; restore the backup: cp -a %s/etc <root>/", err, res.BackupDir)
+		}
+	}
+	if opts.KeepBackups > 0 {
+		if res.PrunedBackups, err = PruneBackups(l, opts.KeepBackups); err != nil {
+			return res, fmt.Errorf("certificates renewed, but pruning old backups failed: %w", err)
 		}
 	}
 	return res, nil
 }
 
-func renewNames(names []string) ([]string, error) {
+// verifyWritten reads the renewed files back: the certificate on disk is the one signed, and the
+// key on disk is its key.
+func (p *pending) verifyWritten(l Layout) error {
+	shown := l.displayPath(p.certPath)
+	var cert *x509.Certificate
+	var key crypto.Signer
+	if p.kc != nil {
+		kc, err := l.loadKubeconfigCert(p.certPath)
+		if err != nil {
+			return fmt.Errorf("%s: reading it back after writing: %w", shown, err)
+		}
+		cert, key = kc.cert, kc.key
+	} else {
+		certs, err := readCerts(p.certPath)
+		if err != nil {
+			return fmt.Errorf("%s: reading it back after writing: %w", shown, err)
+		}
+		cert = certs[0]
+		if key, err = readKey(p.keyPath); err != nil {
+			return fmt.Errorf("%s: reading it back after writing: %v", l.displayPath(p.keyPath), trimRoot(l, err))
+		}
+	}
+	if !cert.Equal(p.cert) || !KeyMatchesCert(cert, key) {
+		return fmt.Errorf("%s: after writing, the certificate or key on disk is not the renewed pair "+
+			"(another program changed it?)", shown)
+	}
+	return nil
+}
+
+// RenewNames checks certificate names given to renew and expands "all" (or none) to every
+// renewable certificate.
+func RenewNames(names []string) ([]string, error) {
 	all := RenewableNames()
 	if len(names) == 0 || (len(names) == 1 && names[0] == "all") {
 		return all, nil
@@ -280,10 +364,22 @@ func readCerts(path string) ([]*x509.Certificate, error) {
 	return ParseCertsPEM(data)
 }
 
+// backupStamp is the UTC time in a backup folder's name.
+const backupStamp = "20060102T150405Z"
+
 // Suffix of the files a --new-key renewal writes before it renames them into place.
 const newSuffix = ".clusterops-new"
 
-func (p *pending) write() error {
+// The steps of writing a --new-key pair at which a test can interrupt Renew.
+const (
+	stepNewWritten = "new key and cert written beside the old ones"
+	stepKeyRenamed = "key renamed, cert not yet"
+)
+
+func (p *pending) write(interrupt func(step, name string) error) error {
+	if interrupt == nil {
+		interrupt = func(string, string) error { return nil }
+	}
 	certPEM := EncodeCertPEM(p.cert)
 	if p.kc != nil {
 		var key crypto.Signer
@@ -308,7 +404,19 @@ func (p *pending) write() error {
 		os.Remove(p.keyPath + newSuffix)
 		return err
 	}
+	if err := interrupt(stepNewWritten, p.spec.Name); err != nil {
+		return err
+	}
 	if err := os.Rename(p.keyPath+newSuffix, p.keyPath); err != nil {
+		return err
+	}
+	// The key's rename must be durable before the cert's: after a power loss with only the cert
+	// renamed, the pair would not match and RecoverInterrupted would take the new key for a
+	// leftover whose cert was never written.
+	if err := atomicfile.SyncDir(filepath.Dir(p.keyPath)); err != nil {
+		return err
+	}
+	if err := interrupt(stepKeyRenamed, p.spec.Name); err != nil {
 		return err
 	}
 	if err := os.Rename(p.certPath+newSuffix, p.certPath); err != nil {

@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -170,7 +171,7 @@ func TestParkedManifestIsRestored(t *testing.T) {
 	}
 }
 
-func TestMarkRestartPending(t *testing.T) {
+func TestDefect4MarkRestartPending(t *testing.T) {
 	l := minimalLayout(t)
 	old, _ := l.ReadCert("apiserver")
 	ca, _ := readCerts(filepath.Join(l.Path(l.CertDir), "ca.crt"))
@@ -178,19 +179,41 @@ func TestMarkRestartPending(t *testing.T) {
 	key, _ := readKey(filepath.Join(l.Path(l.CertDir), "apiserver.key"))
 	renewed, _ := RenewCert(old, ca[0], caKey, key.Public(), t0, 0)
 	otherKey, _ := GenerateKey(ECDSAP256, nil)
-	elsewhere, _ := RenewCert(old, ca[0], caKey, otherKey.Public(), t0, 0)
+	// Defect 4 (issue 14): a renewal with a new key, as kubeadm's own renewal always does.
+	newKey, _ := RenewCert(old, ca[0], caKey, otherKey.Public(), t0, 0)
+	// Another control-plane node behind the same endpoint: its own name and address in the SANs.
+	otherNodeTmpl := *old
+	otherNodeTmpl.DNSNames = append(slices.Clone(old.DNSNames), "cp2")
+	otherNodeTmpl.IPAddresses = []net.IP{net.ParseIP("10.96.0.1"), net.ParseIP("192.0.2.12")}
+	otherNode, _ := RenewCert(&otherNodeTmpl, ca[0], caKey, otherKey.Public(), t0, 0)
+	// The same names from another CA (a different cluster answering on this address).
+	otherCA, otherCAKeyPEM := newCA(t)
+	otherCAKey, _ := ParsePrivateKeyPEM(otherCAKeyPEM)
+	foreign, _ := RenewCert(old, otherCA, otherCAKey, key.Public(), t0, 0)
+	// The same SANs in another order are the same identity.
+	reorderedTmpl := *old
+	reorderedTmpl.IPAddresses = []net.IP{old.IPAddresses[0]}
+	reorderedTmpl.DNSNames = append([]string{"kubernetes.default"}, old.DNSNames...)
+	reordered, _ := RenewCert(&reorderedTmpl, ca[0], caKey, key.Public(), t0, 0)
+	reorderedTmpl.DNSNames = append(slices.Clone(old.DNSNames), "kubernetes.default")
+	reorderedOnDisk, _ := RenewCert(&reorderedTmpl, ca[0], caKey, otherKey.Public(), t0.Add(time.Hour), 0)
 	for _, c := range []struct {
+		name           string
 		served, onDisk *x509.Certificate
 		want           string
 	}{
-		{old, renewed, StatusRestartPending}, // renewed on disk, still serving the old one
-		{renewed, renewed, StatusOK},         // restarted (or reloaded)
-		{elsewhere, renewed, StatusOK},       // another node behind the same endpoint: cannot tell
+		{"renewed with the same key, still serving the old one", old, renewed, StatusRestartPending},
+		{"renewed with a new key (kubeadm's way), still serving the old one", old, newKey, StatusRestartPending},
+		{"SANs in another order, new key", reordered, reorderedOnDisk, StatusRestartPending},
+		{"restarted (or reloaded)", renewed, renewed, StatusOK},
+		{"restarted after a new-key renewal", newKey, newKey, StatusOK},
+		{"another node behind the same endpoint", otherNode, renewed, StatusOK},
+		{"another CA", foreign, renewed, StatusOK},
 	} {
 		r := &Report{Certificates: []Certificate{{Name: ServingName, Source: SourceAPI, Status: StatusOK}}}
 		MarkRestartPending(r, c.served, c.onDisk)
 		if got := r.Certificates[0].Status; got != c.want {
-			t.Errorf("got %s, want %s (%s)", got, c.want, r.Certificates[0].Problem)
+			t.Errorf("%s: got %s, want %s (%s)", c.name, got, c.want, r.Certificates[0].Problem)
 		}
 	}
 }

@@ -8,7 +8,11 @@ import (
 	"sort"
 	"strings"
 
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/clusterops/kubectl-clusterops/internal/paging"
 )
 
 // nodeCIDRs checks each node's podCIDRs against the pod subnet, against each other (overlaps)
@@ -118,9 +122,9 @@ func insideAny(p netip.Prefix, subnets []netip.Prefix) bool {
 // Service cluster IPs in each range, and checks the ranges against the pod subnet and node ranges.
 func (c *collector) serviceCIDRs(ctx context.Context, kubeadmServiceSubnet string) {
 	n := &c.s.Networking
-	list, err := c.in.Client.NetworkingV1().ServiceCIDRs().List(ctx, metav1.ListOptions{})
+	list, err := paging.List[networkingv1.ServiceCIDR](ctx, metav1.ListOptions{}, c.in.Client.NetworkingV1().ServiceCIDRs().List)
 	if c.readErr("ServiceCIDRs (networking.k8s.io/v1)", err) {
-		for _, sc := range list.Items {
+		for _, sc := range list {
 			entry := ServiceCIDR{Name: sc.Name, CIDRs: sc.Spec.CIDRs, Source: "ServiceCIDR " + sc.Name}
 			for _, cond := range sc.Status.Conditions {
 				if cond.Type == "Ready" {
@@ -160,12 +164,8 @@ func (c *collector) serviceCIDRs(ctx context.Context, kubeadmServiceSubnet strin
 	if len(ranges) == 0 {
 		return
 	}
-	svcs, err := c.in.Client.CoreV1().Services(metav1.NamespaceAll).List(ctx, metav1.ListOptions{})
-	if !c.readErr("Services", err) {
-		return
-	}
 	used := map[netip.Prefix]int64{}
-	for _, svc := range svcs.Items {
+	err = paging.Each(ctx, metav1.ListOptions{}, c.in.Client.CoreV1().Services(metav1.NamespaceAll).List, func(svc *corev1.Service) error {
 		ips := svc.Spec.ClusterIPs
 		if len(ips) == 0 && svc.Spec.ClusterIP != "" {
 			ips = []string{svc.Spec.ClusterIP}
@@ -181,6 +181,10 @@ func (c *collector) serviceCIDRs(ctx context.Context, kubeadmServiceSubnet strin
 				}
 			}
 		}
+		return nil
+	})
+	if !c.readErr("Services", err) {
+		return
 	}
 	sort.Slice(ranges, func(i, j int) bool { return ranges[i].String() < ranges[j].String() })
 	for _, r := range ranges {

@@ -34,6 +34,10 @@ type CNI struct {
 	Detected          []CNIDetection `json:"detected"`
 	EnforcesPolicy    string         `json:"enforcesNetworkPolicy"` // yes | no | unknown
 	EnforcementSource string         `json:"enforcementSource,omitempty"`
+	// ConfigsFrom is the node whose /etc/cni/net.d an agent pod read (--node); ConfigsError
+	// says why it could not, when it could not.
+	ConfigsFrom  string `json:"configsFrom,omitempty"`
+	ConfigsError string `json:"configsError,omitempty"`
 }
 
 // NetworkPolicies counts the NetworkPolicy objects.
@@ -115,8 +119,16 @@ func (c *collector) detectCNI(ctx context.Context) {
 		}
 		cni.Detected = append(cni.Detected, files...)
 	}
+	if nc := c.in.NodeCNI; nc != nil {
+		cni.ConfigsFrom = nc.Node
+		if nc.Err != "" {
+			cni.ConfigsError = nc.Err
+			c.problem(SeverityWarning, "networking", "the CNI configs of node %s were not read: %s", nc.Node, nc.Err)
+		}
+		cni.Detected = append(cni.Detected, nc.Detected...)
+	}
 	if len(cni.Detected) == 0 {
-		c.problem(SeverityWarning, "networking", "no CNI plugin detected (no known DaemonSet; give --root to read %s on a node)", CNIDirectory)
+		c.problem(SeverityWarning, "networking", "no CNI plugin detected (no known DaemonSet; give --node NAME or --control-plane to read %s on a node through an agent pod, or --root on the node)", CNIDirectory)
 		cni.EnforcesPolicy = "unknown"
 		return
 	}

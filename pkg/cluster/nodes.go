@@ -7,6 +7,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/clusterops/kubectl-clusterops/internal/paging"
 )
 
 // Node is one node of the overview.
@@ -28,17 +30,21 @@ type Node struct {
 const rolePrefix = "node-role.kubernetes.io/"
 
 func (c *collector) nodes(ctx context.Context) {
-	list, err := c.in.Client.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+	// Page by page, keeping only the summary of each node.
+	var nodes []Node
+	err := paging.Each(ctx, metav1.ListOptions{}, c.in.Client.CoreV1().Nodes().List, func(node *corev1.Node) error {
+		nodes = append(nodes, summarizeNode(node))
+		return nil
+	})
 	if err != nil {
 		c.readErr("nodes", err)
 		return
 	}
-	sort.Slice(list.Items, func(i, j int) bool { return list.Items[i].Name < list.Items[j].Name })
-	if len(list.Items) == 0 {
+	sort.Slice(nodes, func(i, j int) bool { return nodes[i].Name < nodes[j].Name })
+	if len(nodes) == 0 {
 		c.problem(SeverityProblem, "nodes", "the cluster has no nodes")
 	}
-	for i := range list.Items {
-		n := summarizeNode(&list.Items[i])
+	for _, n := range nodes {
 		c.s.Nodes = append(c.s.Nodes, n)
 		if !n.Ready {
 			c.problem(SeverityProblem, "nodes", "node %s is not Ready (%s)", n.Name, orText(n.ReadyReason, "no Ready condition"))

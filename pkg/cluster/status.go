@@ -71,6 +71,16 @@ type Inputs struct {
 	// Root is a node root: its /etc/cni/net.d is read for CNI configs, and the API server's etcd
 	// client certificate under it is used to list the etcd members. "" reads no files.
 	Root string
+	// NodeCNI, when not nil, is a node's /etc/cni/net.d as an agent pod read it (cluster
+	// status --node): used like Root's.
+	NodeCNI *NodeCNI
+}
+
+// NodeCNI is the CNI configs an agent pod read on a node, or why it could not.
+type NodeCNI struct {
+	Node     string
+	Detected []CNIDetection
+	Err      string
 }
 
 // ErrUnreachable wraps the error of the first request when the API server cannot be reached at

@@ -198,3 +198,24 @@ func TestProxyMode(t *testing.T) {
 		}
 	}
 }
+
+// An agent's reading of a node's CNI configs is used like --root's; when it could not run, the
+// report says so and still comes back.
+func TestCollectNodeCNI(t *testing.T) {
+	client := fake.NewClientset(node("a", "10.244.0.0/24"), kubeadmConfig("10.244.0.0/16"))
+	s, err := Collect(context.Background(), Inputs{Client: client, NodeCNI: &NodeCNI{Node: "a",
+		Detected: []CNIDetection{{Name: "bridge", Source: "/etc/cni/net.d/10-bridge.conflist"}}}}, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := s.Networking.CNI; c.Plugin != "bridge" || c.ConfigsFrom != "a" || c.ConfigsError != "" || len(c.Detected) != 1 {
+		t.Errorf("cni %+v", c)
+	}
+	s, err = Collect(context.Background(), Inputs{Client: client, NodeCNI: &NodeCNI{Node: "a", Err: "forbidden"}}, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := s.Networking.CNI; c.ConfigsError != "forbidden" || !hasProblem(s, SeverityWarning, "the CNI configs of node a were not read: forbidden") {
+		t.Errorf("cni %+v, warnings %v", c, problems(s, SeverityWarning))
+	}
+}

@@ -9,10 +9,13 @@ import (
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
+	"github.com/clusterops/kubectl-clusterops/pkg/plugin/agent"
+	"github.com/clusterops/kubectl-clusterops/pkg/plugin/automate"
 	"github.com/clusterops/kubectl-clusterops/pkg/plugin/certs"
 	"github.com/clusterops/kubectl-clusterops/pkg/plugin/cluster"
 	"github.com/clusterops/kubectl-clusterops/pkg/plugin/cmdutil"
 	"github.com/clusterops/kubectl-clusterops/pkg/plugin/completion"
+	"github.com/clusterops/kubectl-clusterops/pkg/plugin/contexts"
 	"github.com/clusterops/kubectl-clusterops/pkg/plugin/etcd"
 	"github.com/clusterops/kubectl-clusterops/pkg/plugin/rbac"
 	"github.com/clusterops/kubectl-clusterops/pkg/plugin/staticpods"
@@ -32,10 +35,13 @@ Command groups:
   certs       Expiry of every control-plane certificate and kubeconfig, renewal, CA status
   upgrade     Upgrade plan: versions, version-skew policy, minor-by-minor path, deprecated APIs,
               drain blockers
-  etcd        Snapshot save / status / verify / restore, retention, scheduled backups
+  etcd        Snapshot save / status / verify / restore, retention, member health
+  automate    Scheduled etcd backups (node or S3) and certificate renewal, run in the cluster
   staticpods  Static pod manifests vs mirror pods: drift and health
   cluster     Architecture overview: control-plane health, nodes, CoreDNS, kube-proxy, CNI,
               pod/service CIDRs, NetworkPolicy support
+  agent       Agent pods: node-level commands run on nodes with --node/--control-plane, no SSH
+  contexts    Every kubeconfig context checked at once; prune what no longer works
 The commands available in this build are listed below.
 
 Exit codes:
@@ -63,11 +69,24 @@ func NewCmdRoot(streams genericiooptions.IOStreams) *cobra.Command {
 		certs.NewCmdCerts,
 		rbac.NewCmdRBAC,
 		user.NewCmdUser,
-		etcd.NewCmdEtcd,
+		etcdWithScheduleAlias,
 		upgrade.NewCmdUpgrade,
 		staticpods.NewCmdStaticPods,
 		cluster.NewCmdCluster,
+		automate.NewCmdAutomate,
+		agent.NewCmdAgent,
+		contexts.NewCmdContexts,
 	)
 	cmd.Example = rootExample
+	return cmd
+}
+
+// etcdWithScheduleAlias is the etcd group with the old `etcd snapshot schedule`, now an alias of
+// `automate etcd-backup` (wired here: a group never imports another).
+func etcdWithScheduleAlias(f cmdutil.Factory, streams genericiooptions.IOStreams) *cobra.Command {
+	cmd := etcd.NewCmdEtcd(f, streams)
+	if snapshot, _, err := cmd.Find([]string{"snapshot"}); err == nil && snapshot != cmd {
+		snapshot.AddCommand(automate.NewCmdEtcdBackup(f, streams, true))
+	}
 	return cmd
 }

@@ -2,6 +2,7 @@ package rbac
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -39,20 +40,35 @@ func ParseSeverity(s string) (Severity, error) {
 	return v, nil
 }
 
-// Audit check identifiers (stable: scripts filter on them).
+// Audit check identifiers (stable: scripts filter on them). docs/guide/rbac.md maps each one
+// to the matching rules of kubescape, rbac-police, KubiScan and rbac-tool.
 const (
-	CheckWildcard         = "wildcard"
-	CheckSecretsRead      = "secrets-read"
-	CheckPodExec          = "pods-exec-attach"
-	CheckEscalation       = "escalate-bind-impersonate"
-	CheckNodesProxy       = "nodes-proxy"
-	CheckCSRApproval      = "csr-approval"
-	CheckSAToken          = "serviceaccount-token"
-	CheckKubeSystemPods   = "kube-system-pod-create"
-	CheckSystemMasters    = "system-masters-binding"
-	CheckMissingRole      = "missing-role"
-	CheckReadOnlyWrites   = "readonly-name-grants-writes"
-	CheckUnservedAPIGroup = "unserved-api-group"
+	CheckWildcard            = "wildcard"
+	CheckSecretsRead         = "secrets-read"
+	CheckSecretsWrite        = "secrets-write"
+	CheckPodExec             = "pods-exec-attach"
+	CheckEphemeralContainers = "pods-ephemeral-containers"
+	CheckPortForward         = "pods-portforward"
+	CheckEscalation          = "escalate-bind-impersonate"
+	CheckNodesProxy          = "nodes-proxy"
+	CheckCSRApproval         = "csr-approval"
+	CheckSAToken             = "serviceaccount-token"
+	CheckWebhookWrite        = "webhook-config-write"
+	CheckPVCreate            = "persistentvolume-create"
+	CheckStatusWrite         = "status-write"
+	CheckNamespaceWrite      = "namespace-write"
+	CheckRBACWrite           = "rbac-write"
+	CheckPodCreate           = "pod-create"
+	CheckWorkloadWrite       = "workload-write"
+	CheckKubeSystemPods      = "kube-system-pod-create"
+	CheckSystemMasters       = "system-masters-binding"
+	CheckClusterAdmin        = "cluster-admin-binding"
+	CheckPublicBinding       = "unauthenticated-or-all-users-binding"
+	CheckReservedName        = "reserved-system-name"
+	CheckMissingRole         = "missing-role"
+	CheckReadOnlyWrites      = "readonly-name-grants-writes"
+	CheckGrantsNothing       = "cluster-scoped-in-namespace"
+	CheckUnservedAPIGroup    = "unserved-api-group"
 )
 
 // Finding is one risky permission or broken binding.
@@ -67,13 +83,14 @@ type Finding struct {
 
 // AuditOptions tunes Audit.
 type AuditOptions struct {
-	// IncludeSystem also audits the built-in roles and bindings (names
-	// starting with "system:" or "kubeadm:", or labelled
-	// kubernetes.io/bootstrapping=rbac-defaults).
+	// IncludeSystem also audits the built-in roles and bindings: the API server's bootstrap
+	// objects and kubeadm's own (see IsBuiltin).
 	IncludeSystem bool
 	// ServedGroups, when set, enables the check for rules naming API groups
 	// the cluster does not serve.
 	ServedGroups map[string]bool
+	// ClusterScoped tells which resources are cluster-scoped; nil uses KnownClusterScoped.
+	ClusterScoped ScopeFunc
 }
 
 // AuditResult is the audit report.
@@ -85,42 +102,50 @@ type AuditResult struct {
 }
 
 // AllChecks lists the checks Audit runs.
-var AllChecks = []string{CheckWildcard, CheckSecretsRead, CheckPodExec, CheckEscalation, CheckNodesProxy,
-	CheckCSRApproval, CheckSAToken, CheckKubeSystemPods, CheckSystemMasters, CheckMissingRole,
-	CheckReadOnlyWrites, CheckUnservedAPIGroup}
+var AllChecks = []string{CheckWildcard, CheckSecretsRead, CheckSecretsWrite, CheckPodExec, CheckEphemeralContainers,
+	CheckPortForward, CheckEscalation, CheckNodesProxy, CheckCSRApproval, CheckSAToken, CheckWebhookWrite, CheckPVCreate,
+	CheckStatusWrite, CheckNamespaceWrite, CheckRBACWrite, CheckPodCreate, CheckWorkloadWrite, CheckKubeSystemPods,
+	CheckSystemMasters, CheckClusterAdmin, CheckPublicBinding, CheckReservedName, CheckMissingRole, CheckReadOnlyWrites,
+	CheckGrantsNothing, CheckUnservedAPIGroup}
 
-// isSystem: the API server's bootstrap roles and bindings, and kubeadm's own.
-func isSystem(name string, lbls map[string]string) bool {
-	return strings.HasPrefix(name, "system:") || strings.HasPrefix(name, "kubeadm:") ||
-		lbls["kubernetes.io/bootstrapping"] == "rbac-defaults"
-}
-
-// Audit checks every Role and ClusterRole and every binding of s.
+// Audit checks every Role and ClusterRole and every binding of s. Built-in objects are skipped
+// unless opts.IncludeSystem, but a binding someone made to a built-in role (edit, admin,
+// cluster-admin, ...) is judged by what that role grants.
 func Audit(s *Snapshot, opts AuditOptions) AuditResult {
 	res := AuditResult{Findings: []Finding{}, Summary: map[string]int{}, Checked: map[string]int{}, Checks: AllChecks}
+	a := &auditor{s: s, opts: opts, scope: opts.ClusterScoped}
+	if a.scope == nil {
+		a.scope = KnownClusterScoped
+	}
 	bound := boundSubjects(s)
-	for _, r := range s.Roles {
-		if !opts.IncludeSystem && isSystem(r.Name, r.Labels) {
-			continue
+	object := func(ref ObjectRef, lbls map[string]string) bool {
+		if IsBuiltin(ref.Kind, ref.Namespace, ref.Name, lbls) {
+			return opts.IncludeSystem
 		}
-		res.Checked["Role"]++
+		res.Checked[ref.Kind]++
+		if IsSystemName(ref.Name) || strings.HasPrefix(ref.Name, "kubeadm:") {
+			res.Findings = append(res.Findings, Finding{Severity: SeverityMedium, Check: CheckReservedName, Object: ref,
+				Message: "has a name reserved for Kubernetes (" + strings.SplitN(ref.Name, ":", 2)[0] + ":) but is not one of its " +
+					"built-in objects: someone made it to look like part of the cluster"})
+		}
+		return true
+	}
+	for _, r := range s.Roles {
 		ref := ObjectRef{Kind: "Role", Namespace: r.Namespace, Name: r.Name}
-		res.Findings = append(res.Findings, auditRules(ref, r.Rules, bound[ref], opts)...)
+		if object(ref, r.Labels) {
+			res.Findings = append(res.Findings, a.auditRules(ref, r.Namespace, r.Rules, bound[ref])...)
+		}
 	}
 	for _, r := range s.ClusterRoles {
-		if !opts.IncludeSystem && isSystem(r.Name, r.Labels) {
-			continue
-		}
-		res.Checked["ClusterRole"]++
 		ref := ObjectRef{Kind: "ClusterRole", Name: r.Name}
-		res.Findings = append(res.Findings, auditRules(ref, r.Rules, bound[ref], opts)...)
+		if object(ref, r.Labels) {
+			res.Findings = append(res.Findings, a.auditRules(ref, "", r.Rules, bound[ref])...)
+		}
 	}
 	for _, b := range s.bindings("*") {
-		if !opts.IncludeSystem && isSystem(b.ref.Name, b.labels) {
-			continue
+		if object(b.ref, b.labels) {
+			res.Findings = append(res.Findings, a.auditBinding(b)...)
 		}
-		res.Checked[b.ref.Kind]++
-		res.Findings = append(res.Findings, auditBinding(s, b)...)
 	}
 	sort.SliceStable(res.Findings, func(i, j int) bool {
 		a, b := res.Findings[i], res.Findings[j]
@@ -153,15 +178,53 @@ func boundSubjects(s *Snapshot) map[ObjectRef][]Subject {
 	return out
 }
 
-func auditBinding(s *Snapshot, b binding) []Finding {
+// publicSubjects are the identities every request, or every unauthenticated one, has
+// (k8s.io/apiserver pkg/authentication/user/user.go:74-77).
+var publicSubjects = map[string]string{KindUser + "/" + AnonymousUser: "", KindGroup + "/" + AllUnauthenticated: "",
+	KindGroup + "/" + AllAuthenticated: ""}
+
+// discoveryRule reports whether r grants no more than the bootstrap discovery roles do
+// (system:discovery, system:basic-user, system:public-info-viewer: plugin/pkg/auth/authorizer/
+// rbac/bootstrappolicy/policy.go): get on discovery and health paths, and self reviews.
+func discoveryRule(r rbacv1.PolicyRule) bool {
+	if slices.ContainsFunc(r.Verbs, func(v string) bool { return v != "get" }) {
+		return false
+	}
+	for _, u := range r.NonResourceURLs {
+		if !slices.Contains([]string{"/api", "/api/*", "/apis", "/apis/*", "/healthz", "/livez", "/readyz", "/version", "/version/",
+			"/openapi", "/openapi/*", "/.well-known/openid-configuration", "/openid/v1/jwks"}, u) {
+			return false
+		}
+	}
+	return len(r.Resources) == 0
+}
+
+func selfReviewRule(r rbacv1.PolicyRule) bool {
+	if len(r.NonResourceURLs) > 0 || !slices.Equal(r.Verbs, []string{"create"}) {
+		return false
+	}
+	for _, res := range r.Resources {
+		if !slices.Contains([]string{"selfsubjectaccessreviews", "selfsubjectrulesreviews", "selfsubjectreviews"}, res) {
+			return false
+		}
+	}
+	return !slices.Contains(r.APIGroups, "*")
+}
+
+func (a *auditor) auditBinding(b binding) []Finding {
+	s := a.s
 	var out []Finding
 	var subjects []Subject
+	var public []string
 	for _, subj := range b.subjects {
 		subjects = append(subjects, fromRBAC(subj, b.ref.Namespace))
 		if subj.Kind == rbacv1.GroupKind && subj.Name == PrivilegedGroup {
 			out = append(out, Finding{Severity: SeverityHigh, Check: CheckSystemMasters, Object: b.ref,
 				Message: "binds the group system:masters, which the API server already allows everything " +
 					"without RBAC; whoever is in it cannot be restricted, and this binding hides that"})
+		}
+		if _, ok := publicSubjects[subj.Kind+"/"+subj.Name]; ok {
+			public = append(public, subj.Name)
 		}
 	}
 	role, rules, ok := s.roleFor(b.ref.Namespace, b.roleRef)
@@ -171,21 +234,59 @@ func auditBinding(s *Snapshot, b binding) []Finding {
 				"grants it to these subjects", role), Subjects: subjects})
 		return out
 	}
-	if b.ref.Kind == "ClusterRoleBinding" || b.ref.Namespace == "kube-system" {
-		for _, res := range []string{"pods", "deployments", "daemonsets", "statefulsets", "replicasets", "jobs", "cronjobs"} {
-			group := map[string]string{"pods": "", "jobs": "batch", "cronjobs": "batch"}[res]
-			if _, ok := map[string]bool{"deployments": true, "daemonsets": true, "statefulsets": true, "replicasets": true}[res]; ok {
-				group = "apps"
+	if b.roleRef.Kind == "ClusterRole" && b.roleRef.Name == "cluster-admin" {
+		scope := "in every namespace, and every cluster-scoped resource"
+		if b.ref.Namespace != "" {
+			scope = "in the namespace " + b.ref.Namespace
+		}
+		out = append(out, Finding{Severity: SeverityHigh, Check: CheckClusterAdmin, Object: b.ref, Subjects: subjects,
+			Message: "binds cluster-admin: its subjects may do everything " + scope})
+	}
+	if len(public) > 0 {
+		var extra []string
+		for _, r := range rules {
+			if !discoveryRule(r) && !selfReviewRule(r) {
+				extra = append(extra, ruleString(r))
 			}
-			req := Request{Verb: "create", Group: group, Resource: res, Namespace: "kube-system"}
-			for _, r := range rules {
-				if RuleAllows(req, r) {
-					out = append(out, Finding{Severity: SeverityHigh, Check: CheckKubeSystemPods, Object: b.ref,
-						Message: fmt.Sprintf("lets its subjects create %s in kube-system (through %s): "+
-							"pods there can mount control-plane secrets and host paths", groupResource(group, res), role),
-						Subjects: subjects})
-					return out
+		}
+		if len(extra) > 0 {
+			out = append(out, Finding{Severity: SeverityHigh, Check: CheckPublicBinding, Object: b.ref, Subjects: subjects,
+				Message: fmt.Sprintf("grants %s to %s: every caller (anonymous ones included, where anonymous "+
+					"auth is on) gets more than discovery (%s)", role, strings.Join(public, ", "), strings.Join(extra, "; "))})
+		}
+	}
+	// A built-in role is not audited on its own: judge what this binding makes it grant.
+	if role.Kind == "ClusterRole" && IsBuiltin("ClusterRole", "", role.Name, s.clusterRoles[role.Name].Labels) && !a.opts.IncludeSystem {
+		for _, f := range a.auditRules(b.ref, b.ref.Namespace, rules, subjects) {
+			if f.Check == CheckUnservedAPIGroup || f.Check == CheckReadOnlyWrites {
+				continue // the built-in role's own business (edit still names "extensions"), not the binding's
+			}
+			f.Message = "through " + role.String() + ": " + f.Message
+			out = append(out, f)
+		}
+	}
+	if b.ref.Kind == "ClusterRoleBinding" || b.ref.Namespace == "kube-system" {
+		targets := append([]gr{{"", "pods", ""}}, workloadControllers...)
+		for _, t := range targets {
+			verbs := writeVerbsCUP
+			if t.resource == "pods" {
+				verbs = []string{"create"}
+			}
+			var hit []string
+			for _, v := range verbs {
+				req := Request{Verb: v, Group: t.group, Resource: t.resource, Namespace: "kube-system"}
+				for _, r := range rules {
+					if RuleAllows(req, r) && !slices.Contains(hit, v) {
+						hit = append(hit, v)
+					}
 				}
+			}
+			if len(hit) > 0 {
+				out = append(out, Finding{Severity: SeverityHigh, Check: CheckKubeSystemPods, Object: b.ref,
+					Message: fmt.Sprintf("lets its subjects %s %s in kube-system (through %s): pods there run as "+
+						"any kube-system service account and can mount control-plane secrets and host paths",
+						strings.Join(hit, ","), t, role), Subjects: subjects})
+				return out
 			}
 		}
 	}

@@ -1,6 +1,7 @@
 package rbac
 
 import (
+	"strings"
 	"testing"
 
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -117,5 +118,82 @@ func TestExplain(t *testing.T) {
 	dev := Explain(testSnapshot(), User("eve"), ExplainOptions{ExtraGroups: []string{"dev", "system:masters"}, Namespace: "ns1"})
 	if len(dev.Permissions) != 2 || !dev.Privileged {
 		t.Errorf("explain eve in dev and system:masters: %+v", dev)
+	}
+}
+
+// RoleBindings grant only requests with a namespace; the namespace object and bind on
+// clusterroles carry one; anonymous is not authenticated.
+func TestWhoCanFollowsTheAuthorizersNamespaces(t *testing.T) {
+	cr := func(name string, rules ...rbacv1.PolicyRule) rbacv1.ClusterRole {
+		return rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: name}, Rules: rules}
+	}
+	rb := func(ns, name, role string, subj ...rbacv1.Subject) rbacv1.RoleBinding {
+		return rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
+			RoleRef: rbacv1.RoleRef{Kind: "ClusterRole", Name: role}, Subjects: subj}
+	}
+	user := func(n string) rbacv1.Subject { return rbacv1.Subject{Kind: "User", Name: n} }
+	snap := NewSnapshot(nil, []rbacv1.ClusterRole{
+		cr("metrics", rbacv1.PolicyRule{Verbs: []string{"get"}, NonResourceURLs: []string{"/metrics"}}),
+		cr("ns-patch", rbacv1.PolicyRule{Verbs: []string{"patch"}, APIGroups: []string{""}, Resources: []string{"namespaces"}}),
+		cr("nodes", rbacv1.PolicyRule{Verbs: []string{"get"}, APIGroups: []string{""}, Resources: []string{"nodes"}}),
+		cr("bind-view", rbacv1.PolicyRule{Verbs: []string{"bind"}, APIGroups: []string{"rbac.authorization.k8s.io"},
+			Resources: []string{"clusterroles"}, ResourceNames: []string{"view"}}),
+	}, []rbacv1.RoleBinding{
+		rb("a", "m", "metrics", user("m")), rb("a", "p", "ns-patch", user("p")), rb("a", "n", "nodes", user("n")),
+		rb("a", "b", "bind-view", user("b")),
+	}, nil)
+	names := func(r WhoCanResult) (out []string) {
+		for _, a := range r.Subjects {
+			out = append(out, a.Subject.Name)
+		}
+		return out
+	}
+	ns := APIResource{Resource: "namespaces"}
+	crs := APIResource{Group: "rbac.authorization.k8s.io", Resource: "clusterroles"}
+	nodes := APIResource{Resource: "nodes"}
+	for _, c := range []struct {
+		req  Request
+		all  bool
+		want string
+	}{
+		{Request{Verb: "get", NonResourceURL: "/metrics"}, true, ""},
+		{RequestFor(nodes, "get", "", ""), NamespaceApplies(nodes, "get"), ""},
+		{RequestFor(ns, "patch", "a", ""), false, "p"},
+		{RequestFor(ns, "patch", "", "a"), false, "p"},
+		{RequestFor(ns, "patch", "b", ""), false, ""},
+		{RequestFor(crs, "bind", "view", "a"), false, "b"},
+		{RequestFor(crs, "bind", "edit", "a"), false, ""},
+		{RequestFor(crs, "bind", "view", ""), NamespaceApplies(crs, "bind"), "b"},
+	} {
+		if got := strings.Join(names(WhoCan(snap, c.req, c.all)), ","); got != c.want {
+			t.Errorf("who-can %+v (all namespaces %v) = %q, want %q", c.req, c.all, got, c.want)
+		}
+	}
+	// explain: the RoleBinding's non-resource URL and nodes grant nothing.
+	res := Explain(snap, User("m"), ExplainOptions{})
+	if len(res.Permissions) != 0 || len(res.Ignored) != 1 {
+		t.Errorf("explain m: %+v ignored %+v", res.Permissions, res.Ignored)
+	}
+	res = Explain(snap, User("n"), ExplainOptions{})
+	if len(res.Permissions) != 0 || len(res.Ignored) != 1 || res.Ignored[0].Resources[0] != "nodes" {
+		t.Errorf("explain n: %+v ignored %+v", res.Permissions, res.Ignored)
+	}
+	if res := Explain(snap, User("p"), ExplainOptions{}); len(res.Permissions) != 1 {
+		t.Errorf("explain p: the namespace object is granted by a RoleBinding: %+v", res.Permissions)
+	}
+	for _, c := range []struct {
+		s     Subject
+		extra []string
+		want  string
+	}{
+		{User("system:anonymous"), nil, "system:unauthenticated"},
+		{User("x"), []string{"system:unauthenticated"}, "system:unauthenticated"},
+		{Group("system:unauthenticated"), nil, "system:unauthenticated"},
+		{User("x"), nil, "system:authenticated"},
+	} {
+		_, g := c.s.UserInfo(c.extra, true)
+		if strings.Join(g, ",") != c.want {
+			t.Errorf("UserInfo(%v, %v) groups %v, want %s", c.s, c.extra, g, c.want)
+		}
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"strings"
 	"sync"
 
 	authzv1 "k8s.io/api/authorization/v1"
@@ -12,14 +11,16 @@ import (
 	authzclient "k8s.io/client-go/kubernetes/typed/authorization/v1"
 )
 
-// DefaultVerbs are the matrix columns unless told otherwise.
-var DefaultVerbs = []string{"get", "list", "watch", "create", "update", "patch", "delete"}
+// DefaultVerbs are the matrix columns unless told otherwise: the common verbs, and the
+// authorization-only verbs of RBAC's escalation checks, impersonation and CSR approval
+// (asked only where the authorizer uses them; see AuthorizedVerbs).
+var DefaultVerbs = []string{"get", "list", "watch", "create", "update", "patch", "delete", "bind", "escalate", "impersonate", "approve"}
 
 // Matrix cell values.
 const (
 	CellAllowed     = "yes"
 	CellDenied      = "no"
-	CellUnsupported = "n/a" // the resource does not serve this verb; not asked
+	CellUnsupported = "n/a" // the resource does not serve this verb (or, with a namespace, cannot be asked there); not asked
 )
 
 // Reviewer asks the API server's authorizer one question.
@@ -108,9 +109,12 @@ type MatrixResult struct {
 	Reviews int `json:"reviews"`
 }
 
-// Matrix asks rev about every resource x verb (verbs a resource does not
-// serve are "n/a" and not asked), with at most opts.Parallel requests in
-// flight. The first failed review stops it and is returned.
+// Matrix asks rev about every resource x verb, with at most opts.Parallel requests in flight.
+// A verb is asked when discovery lists it for the resource or the authorizer uses it there
+// (AuthorizedVerbs); with a namespace, only what can carry that namespace is asked
+// (NamespaceApplies: namespaced resources, the namespace object, bind/escalate on clusterroles).
+// Other cells are "n/a". Each question is built as the API server builds it (RequestFor). The
+// first failed review stops it and is returned.
 func Matrix(ctx context.Context, rev Reviewer, resources []APIResource, opts MatrixOptions) (MatrixResult, error) {
 	verbs := opts.Verbs
 	if len(verbs) == 0 {
@@ -129,17 +133,14 @@ func Matrix(ctx context.Context, rev Reviewer, resources []APIResource, opts Mat
 	var jobs []job
 	for i, r := range resources {
 		res.Rows[i] = MatrixRow{Resource: r.Resource, Group: r.Group, Namespaced: r.Namespaced, Access: map[string]string{}}
-		base, sub, _ := strings.Cut(r.Resource, "/")
+		supported := AuthorizedVerbs(r)
 		for _, v := range verbs {
-			if len(r.Verbs) > 0 && !slices.Contains(r.Verbs, v) {
+			if len(r.Verbs) > 0 && !slices.Contains(supported, v) ||
+				opts.Namespace != "" && !NamespaceApplies(r, v) {
 				res.Rows[i].Access[v] = CellUnsupported
 				continue
 			}
-			req := Request{Verb: v, Group: r.Group, Resource: base, Subresource: sub}
-			if r.Namespaced {
-				req.Namespace = opts.Namespace
-			}
-			jobs = append(jobs, job{row: i, verb: v, req: req})
+			jobs = append(jobs, job{row: i, verb: v, req: RequestFor(r, v, "", opts.Namespace)})
 		}
 	}
 	res.Reviews = len(jobs)

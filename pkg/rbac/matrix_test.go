@@ -54,12 +54,13 @@ func TestMatrix(t *testing.T) {
 	if got := rev.peak.Load(); got > 3 || got < 2 {
 		t.Errorf("peak concurrency %d, want 2..3 (bounded by Parallel)", got)
 	}
-	if res.Reviews != 5*7+2 || len(rev.asked) != res.Reviews {
-		t.Errorf("reviews %d, asked %d, want %d", res.Reviews, len(rev.asked), 5*7+2)
+	// nodes cannot be asked about in a namespace (a RoleBinding never grants it): n/a.
+	if res.Reviews != 4*7+2 || len(rev.asked) != res.Reviews || res.Rows[4].Access["get"] != CellUnsupported {
+		t.Errorf("reviews %d, asked %d, want %d; nodes: %v", res.Reviews, len(rev.asked), 4*7+2, res.Rows[4].Access)
 	}
 	for _, req := range rev.asked {
-		if (req.Resource == "nodes") != (req.Namespace == "") {
-			t.Errorf("namespace of %+v: cluster-scoped resources are asked without one, namespaced ones in ns1", req)
+		if req.Namespace != "ns1" {
+			t.Errorf("namespace of %+v: namespaced resources are asked in ns1", req)
 		}
 	}
 	cell := func(row int, verb string) string { return res.Rows[row].Access[verb] }
@@ -79,5 +80,70 @@ func TestMatrix(t *testing.T) {
 	_, err = Matrix(context.Background(), rev, resources, MatrixOptions{Parallel: 4})
 	if err == nil || !strings.Contains(err.Error(), "secrets") {
 		t.Errorf("a failed review must stop the matrix and name the resource, got %v", err)
+	}
+}
+
+// bind, escalate, impersonate and approve are asked where the authorizer uses them, though
+// discovery does not list them; the namespace object and bind on clusterroles carry the namespace.
+func TestMatrixAsksAuthorizationOnlyVerbs(t *testing.T) {
+	rw := []string{"get", "list", "watch", "create", "update", "patch", "delete"}
+	resources := []APIResource{
+		{Group: "rbac.authorization.k8s.io", Resource: "roles", Namespaced: true, Verbs: rw},
+		{Group: "rbac.authorization.k8s.io", Resource: "clusterroles", Verbs: rw},
+		{Resource: "serviceaccounts", Namespaced: true, Verbs: rw},
+		{Resource: "namespaces", Verbs: rw},
+		{Resource: "pods", Namespaced: true, Verbs: rw},
+	}
+	resources = append(resources, VirtualResources()...)
+	rev := &fakeReviewer{allowed: func(Request) bool { return true }}
+	res, err := Matrix(context.Background(), rev, resources, MatrixOptions{Parallel: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	asked := map[string]Request{}
+	for _, r := range rev.asked {
+		key := r.Verb + " " + r.Resource
+		if r.Subresource != "" {
+			key += "/" + r.Subresource
+		}
+		asked[key] = r
+	}
+	for _, want := range []string{"bind roles", "escalate roles", "bind clusterroles", "escalate clusterroles",
+		"impersonate serviceaccounts", "impersonate users", "impersonate groups", "impersonate uids",
+		"impersonate userextras/*", "approve signers"} {
+		if _, ok := asked[want]; !ok {
+			t.Errorf("%q was not asked", want)
+		}
+	}
+	for _, never := range []string{"bind pods", "impersonate pods", "approve roles", "get signers"} {
+		if _, ok := asked[never]; ok {
+			t.Errorf("%q was asked: the authorizer never uses it", never)
+		}
+	}
+	if asked["approve signers"].Group != "certificates.k8s.io" || asked["impersonate uids"].Group != "authentication.k8s.io" {
+		t.Errorf("groups: %+v", asked)
+	}
+	if len(res.Verbs) != 11 {
+		t.Errorf("default verbs %v", res.Verbs)
+	}
+
+	rev = &fakeReviewer{allowed: func(Request) bool { return true }}
+	if _, err := Matrix(context.Background(), rev, resources, MatrixOptions{Namespace: "shop", Parallel: 2}); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]Request{}
+	for _, r := range rev.asked {
+		got[r.Verb+" "+r.Resource] = r
+	}
+	if r := got["patch namespaces"]; r.Namespace != "shop" || r.Name != "shop" {
+		t.Errorf("patch namespaces -n shop asked as %+v, want namespace and name shop", r)
+	}
+	if r := got["bind clusterroles"]; r.Namespace != "shop" {
+		t.Errorf("bind clusterroles -n shop asked as %+v", r)
+	}
+	for _, never := range []string{"list namespaces", "create namespaces", "get clusterroles", "impersonate users", "approve signers"} {
+		if _, ok := got[never]; ok {
+			t.Errorf("-n shop: %q was asked, but it cannot carry a namespace", never)
+		}
 	}
 }

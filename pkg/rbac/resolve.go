@@ -159,6 +159,11 @@ func (r *Resolver) Lookup(name, group string) (APIResource, error) {
 			group = "-"
 		}
 	}
+	if res, ok := lookupVirtual(strings.ToLower(base), sub, group); ok && !r.serves(strings.ToLower(base), group) {
+		// Authorization-only (users, groups, uids, userextras/KEY, signers): asked about, never
+		// served (a served resource of that name, such as a CRD, wins).
+		return res, nil
+	}
 	if group != "-" && !r.groups[group] {
 		hint := "see 'kubectl api-versions'"
 		if h, ok := removedGroups[group]; ok {
@@ -206,6 +211,16 @@ func (r *Resolver) Lookup(name, group string) (APIResource, error) {
 		return APIResource{}, fmt.Errorf("unknown subresource %q of %s: see 'kubectl api-resources' and the API reference", sub, groupResource(full.Group, full.Resource))
 	}
 	return *res, nil
+}
+
+// serves reports whether discovery lists a resource called name, in group ("-": any group).
+func (r *Resolver) serves(name, group string) bool {
+	for key := range r.resources {
+		if key.Resource == name && (group == "-" || key.Group == group) {
+			return true
+		}
+	}
+	return false
 }
 
 func groupOrCore(g string) string {

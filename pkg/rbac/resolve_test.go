@@ -153,3 +153,18 @@ func TestBindingNamesAreInjective(t *testing.T) {
 		t.Errorf("bindingSuffix(a:b) = %q, want the readable user-a-b and a hash", got)
 	}
 }
+
+// The authorization-only resources resolve, though discovery does not list them.
+func TestLookupAuthorizationOnlyResources(t *testing.T) {
+	r := fakeResolver(t)
+	for name, want := range map[string]string{"signers": "certificates.k8s.io/signers", "users": "/users", "groups": "/groups",
+		"uids": "authentication.k8s.io/uids", "userextras/scopes": "authentication.k8s.io/userextras/scopes"} {
+		res, err := r.Lookup(name, "-")
+		if err != nil || res.Group+"/"+res.Resource != want || res.Namespaced {
+			t.Errorf("Lookup(%s) = %+v, %v; want %s", name, res, err, want)
+		}
+	}
+	if _, err := r.Lookup("signers/x", "-"); err == nil {
+		t.Error("signers/x resolved")
+	}
+}

@@ -94,11 +94,23 @@ func (s Subject) RBAC() rbacv1.Subject {
 	}
 }
 
+// Identities the API server's authenticators give to requests without credentials
+// (k8s.io/apiserver pkg/authentication/user/user.go:71-77).
+const (
+	AnonymousUser      = "system:anonymous"
+	AllUnauthenticated = "system:unauthenticated"
+	AllAuthenticated   = "system:authenticated"
+)
+
 // UserInfo is the identity the authorizer sees when this subject makes a
 // request: user name and groups. A service account gets its user name
 // system:serviceaccount:NS:NAME and its groups; a group is a member with no
-// user name. With authenticated, system:authenticated is added, as the
-// API server does for every authenticated request.
+// user name. With authenticated, the groups are completed as the API server
+// completes them: system:anonymous gets system:unauthenticated, and any
+// other identity gets system:authenticated unless it already holds
+// system:authenticated or system:unauthenticated (k8s.io/apiserver
+// pkg/authentication/group/authenticated_group_adder.go:45-56 and the
+// impersonation filter, pkg/endpoints/filters/impersonation/impersonation.go:126-156).
 func (s Subject) UserInfo(extraGroups []string, authenticated bool) (user string, groups []string) {
 	switch s.Kind {
 	case KindUser:
@@ -109,9 +121,21 @@ func (s Subject) UserInfo(extraGroups []string, authenticated bool) (user string
 		user = "system:serviceaccount:" + s.Namespace + ":" + s.Name
 		groups = append(groups, "system:serviceaccounts", "system:serviceaccounts:"+s.Namespace)
 	}
-	groups = append(groups, extraGroups...)
-	if authenticated && !slices.Contains(groups, "system:authenticated") {
-		groups = append(groups, "system:authenticated")
+	for _, g := range extraGroups {
+		if !slices.Contains(groups, g) {
+			groups = append(groups, g)
+		}
+	}
+	if !authenticated {
+		return user, groups
+	}
+	switch {
+	case user == AnonymousUser:
+		if !slices.Contains(groups, AllUnauthenticated) {
+			groups = append(groups, AllUnauthenticated)
+		}
+	case !slices.Contains(groups, AllAuthenticated) && !slices.Contains(groups, AllUnauthenticated):
+		groups = append(groups, AllAuthenticated)
 	}
 	return user, groups
 }

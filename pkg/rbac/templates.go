@@ -13,6 +13,8 @@ import (
 	"slices"
 	"sort"
 	"strings"
+
+	rbacv1 "k8s.io/api/rbac/v1"
 )
 
 // Scope says where a template is meant to be bound.
@@ -76,7 +78,11 @@ func builtinTemplates() []Template {
 		{
 			Name: "developer",
 			Description: "Everything in readonly, plus create/update/patch/delete of workloads, services, " +
-				"ingresses, configmaps and PVCs, pod port-forward, and scaling. No secrets, no exec, no RBAC.",
+				"ingresses, configmaps and PVCs, pod port-forward, and scaling. No exec and no RBAC; secrets are not " +
+				"readable through the API, but risks (rbac audit): pod-create and workload-write: a pod it creates " +
+				"can run as any service account of the namespace and mount any Secret there, so it can read every " +
+				"secret of the namespace that way; pods-portforward: it can connect to any pod of the namespace; " +
+				"kube-system-pod-create when bound in kube-system: cluster-admin in practice there.",
 			Scope: ScopeNamespace,
 			Rules: []RuleSpec{
 				{Verbs: readVerbs, Resources: slices.Concat(workloads, networking, configState)},
@@ -92,7 +98,11 @@ func builtinTemplates() []Template {
 			Name: "namespace-admin",
 			Description: "Full control of the common objects of one namespace, secrets, pod exec/attach and " +
 				"Roles/RoleBindings included (RBAC still stops it from granting more than it holds: " +
-				"no escalate or bind). Quotas and limit ranges are read-only.",
+				"no escalate or bind). Quotas and limit ranges are read-only. Risks (rbac audit): secrets-read and " +
+				"secrets-write: every secret of the namespace, service account tokens included; pods-exec-attach and " +
+				"pods-portforward: into any pod; pod-create and workload-write: code as any service account of the " +
+				"namespace; rbac-write: it may pass all of this on; kube-system-pod-create: bound in kube-system, it is " +
+				"cluster-admin in practice.",
 			Scope: ScopeNamespace,
 			Rules: []RuleSpec{
 				{Verbs: allVerbs, Resources: slices.Concat(workloads, networking, configState,
@@ -120,9 +130,12 @@ func builtinTemplates() []Template {
 		},
 		{
 			Name: "etcd-backup-operator",
-			Description: "Run etcd backup Jobs in one namespace (bind it in kube-system): manage jobs and " +
-				"cronjobs, read their pods and logs, read the kubeadm-config ConfigMap, manage PVCs " +
-				"for snapshots. No secrets, no exec.",
+			Description: "Run etcd backup Jobs in one namespace: manage jobs and cronjobs, read their pods and " +
+				"logs, read the kubeadm-config ConfigMap, manage PVCs for snapshots. No secrets and no exec through " +
+				"the API, but risks (rbac audit): workload-write: a Job runs as any service account of its namespace " +
+				"and mounts any Secret there; kube-system-pod-create when bound in kube-system: a Job there can run " +
+				"as any kube-system service account and mount /etc/kubernetes/pki from the host, so the template is " +
+				"cluster-admin in practice. Bind it in a namespace of its own where you can.",
 			Scope: ScopeNamespace,
 			Rules: []RuleSpec{
 				{Verbs: allVerbs, Resources: []string{"jobs", "cronjobs"}},
@@ -190,20 +203,69 @@ func LookupTemplate(name string) (Template, error) {
 		name, strings.Join(TemplateNames(), ", "))
 }
 
-// dangerousVerbs are never granted by a template; custom rules may name them.
-var dangerousVerbs = []string{"escalate", "bind", "impersonate", "*"}
+// RiskyError is why a grant was refused: the risky checks its rules reach that the user did
+// not accept with --allow-risky.
+type RiskyError struct {
+	// Checks are the check IDs, sorted; Findings the findings behind them.
+	Checks   []string
+	Findings []Finding
+}
 
-// CheckSafe returns an error when a rule grants escalate, bind, impersonate
-// or a "*" wildcard (verb, resource or API group).
-func CheckSafe(rules []RuleSpec) error {
-	for _, r := range rules {
-		for _, v := range r.Verbs {
-			if slices.Contains(dangerousVerbs, v) {
-				return fmt.Errorf("rule grants the verb %q", v)
-			}
+func (e *RiskyError) Error() string {
+	var parts []string
+	for _, c := range e.Checks {
+		parts = append(parts, c+" ("+CheckInfos[c].Short+")")
+	}
+	return fmt.Sprintf("refusing to grant risky permissions: %s; if you mean it, name them with --allow-risky %s",
+		strings.Join(parts, ", "), strings.Join(e.Checks, ","))
+}
+
+// Risks audits a rendered grant alone, with the same rules as `rbac audit`: the findings of
+// medium or high severity of its role and binding. Names that bind or impersonate may use are
+// judged against an empty cluster, so an unknown name counts as risky.
+func Risks(g *Grant) []Finding {
+	var s *Snapshot
+	if g.ClusterRole != nil {
+		s = NewSnapshot(nil, []rbacv1.ClusterRole{*g.ClusterRole}, nil, []rbacv1.ClusterRoleBinding{*g.ClusterRoleBinding})
+	} else {
+		s = NewSnapshot([]rbacv1.Role{*g.Role}, nil, []rbacv1.RoleBinding{*g.RoleBinding}, nil)
+	}
+	var out []Finding
+	for _, f := range Audit(s, AuditOptions{}).Findings {
+		if f.Severity.Rank() >= SeverityMedium.Rank() && f.Check != CheckReservedName {
+			out = append(out, f)
 		}
-		if slices.Contains(r.Resources, "*") || slices.Contains(r.APIGroups, "*") {
-			return fmt.Errorf("rule grants a \"*\" wildcard")
+	}
+	return out
+}
+
+// CheckSafe refuses a grant whose rules reach a risky audit check (medium or high: wildcards,
+// secrets, pods/exec and */exec, nodes/proxy, signers and CSR approval, serviceaccounts/token,
+// escalate, bind, impersonate, ...) unless allow names that check. It returns a *RiskyError.
+func CheckSafe(g *Grant, allow []string) error {
+	e := &RiskyError{}
+	for _, f := range Risks(g) {
+		if slices.Contains(allow, f.Check) {
+			continue
+		}
+		e.Findings = append(e.Findings, f)
+		if !slices.Contains(e.Checks, f.Check) {
+			e.Checks = append(e.Checks, f.Check)
+		}
+	}
+	if len(e.Checks) == 0 {
+		return nil
+	}
+	sort.Strings(e.Checks)
+	return e
+}
+
+// ValidateCheckIDs returns an error naming the first ID that is not an audit check.
+func ValidateCheckIDs(ids []string) error {
+	for _, id := range ids {
+		if !slices.Contains(AllChecks, id) {
+			return fmt.Errorf("unknown check %q: use audit check IDs such as %s (see 'kubectl clusterops rbac audit --help')",
+				id, strings.Join(AllChecks[:4], ", "))
 		}
 	}
 	return nil

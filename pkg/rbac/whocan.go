@@ -35,11 +35,18 @@ type WhoCanResult struct {
 // scope) only ClusterRoleBindings grant, as for the authorizer. With
 // allNamespaces, the RoleBindings of every namespace are listed too, each with
 // its namespace (req.Namespace is then ignored).
+//
+// As for the authorizer (pkg/registry/rbac/validation/rule.go:208), RoleBindings grant only a
+// request that carries a namespace: never a non-resource URL, and with allNamespaces only when
+// the caller knows the request can carry one (see NamespaceApplies and RequestFor).
 func WhoCan(s *Snapshot, req Request, allNamespaces bool) WhoCanResult {
 	res := WhoCanResult{Request: req, Subjects: []Access{}, AlwaysAllowed: []string{PrivilegedGroup}}
 	scope := req.Namespace
 	if allNamespaces {
 		scope = "*"
+	}
+	if req.NonResourceURL != "" {
+		scope = ""
 	}
 	for _, b := range s.bindings(scope) {
 		role, rules, ok := s.roleFor(b.ref.Namespace, b.roleRef)
@@ -90,6 +97,9 @@ type ExplainOptions struct {
 	Authenticated bool
 	// Namespace limits RoleBindings to one namespace; "" shows all of them.
 	Namespace string
+	// ClusterScoped tells which resources are cluster-scoped (a RoleBinding cannot grant
+	// them); nil uses KnownClusterScoped.
+	ClusterScoped ScopeFunc
 }
 
 // Permission is one rule a subject holds, and the binding and role that grant it.
@@ -120,6 +130,10 @@ type ExplainResult struct {
 	// Privileged is true when the subject is in system:masters: it may do
 	// everything, whatever RBAC says.
 	Privileged bool `json:"privileged,omitempty"`
+	// Ignored are the parts of rules bound through RoleBindings that grant nothing: non-resource
+	// URLs and cluster-scoped resources (the authorizer reads RoleBindings only for a request
+	// with a namespace, pkg/registry/rbac/validation/rule.go:208).
+	Ignored []Permission `json:"ignored,omitempty"`
 }
 
 // Explain lists, for every rule a subject holds, the binding and role that grant it.
@@ -134,6 +148,10 @@ func Explain(s *Snapshot, subject Subject, opts ExplainOptions) ExplainResult {
 	scope := opts.Namespace
 	if scope == "" {
 		scope = "*"
+	}
+	scopeFn := opts.ClusterScoped
+	if scopeFn == nil {
+		scopeFn = KnownClusterScoped
 	}
 	for _, b := range s.bindings(scope) {
 		var via *rbacv1.Subject
@@ -152,12 +170,25 @@ func Explain(s *Snapshot, subject Subject, opts ExplainOptions) ExplainResult {
 			continue
 		}
 		for _, r := range rules {
-			res.Permissions = append(res.Permissions, Permission{
+			p := Permission{
 				Namespace: b.ref.Namespace, Verbs: r.Verbs, APIGroups: r.APIGroups, Resources: r.Resources,
 				ResourceNames: r.ResourceNames, NonResourceURLs: r.NonResourceURLs,
 				Binding: b.ref, Role: role, Via: fromRBAC(*via, b.ref.Namespace),
 				AggregatedFrom: s.AggregatedFrom(role, r),
-			})
+			}
+			if b.ref.Kind == "RoleBinding" {
+				kept, dropped := inNamespace(r, scopeFn)
+				if len(dropped)+len(r.NonResourceURLs) > 0 {
+					ign := p
+					ign.Resources = dropped
+					res.Ignored = append(res.Ignored, ign)
+				}
+				if len(kept.Resources) == 0 {
+					continue
+				}
+				p.Resources, p.NonResourceURLs = kept.Resources, nil
+			}
+			res.Permissions = append(res.Permissions, p)
 		}
 	}
 	return res

@@ -64,6 +64,9 @@ type DiffOptions struct {
 	// Dir is the manifests dir to read; DisplayDir is how to name it (and its files) in the
 	// result, e.g. /etc/kubernetes/manifests for a dir read under --root.
 	Dir, DisplayDir string
+	// Files, when set, are the dir's files already read (by an agent pod on the node); Dir
+	// then only names them.
+	Files []ManifestFile
 }
 
 // Diff compares every file of a node's manifests dir with the mirror pods the node reports. A
@@ -74,9 +77,12 @@ func Diff(ctx context.Context, client kubernetes.Interface, opts DiffOptions) (*
 	if display == "" {
 		display = opts.Dir
 	}
-	files, err := ReadManifestsDir(opts.Dir)
-	if err != nil {
-		return nil, err
+	files := opts.Files
+	if files == nil {
+		var err error
+		if files, err = ReadManifestsDir(opts.Dir); err != nil {
+			return nil, err
+		}
 	}
 	if err := checkNode(ctx, client, opts.Node); err != nil {
 		return nil, err

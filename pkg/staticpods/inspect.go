@@ -64,6 +64,12 @@ type InspectOptions struct {
 	Component string
 	Node      string // "" when the component runs on one node only
 	Root      string // node root for the referenced files and the fallback manifest; "/" on the node
+	// Manifests, when not nil, are the node's manifests dir as an agent read it (the fallback
+	// when the API has no mirror pod), instead of reading Root's.
+	Manifests []ManifestFile
+	// ReadFile, when set, reads a referenced file (a node path) instead of certs.ReadFileInfo
+	// under Root: an agent pod read it on the node.
+	ReadFile func(path string) certs.FileInfo
 }
 
 // ErrAmbiguousNode is returned when a component runs on more than one node and none was given.
@@ -124,14 +130,20 @@ func Inspect(ctx context.Context, client kubernetes.Interface, opts InspectOptio
 		return nil, &ErrAmbiguousNode{Component: opts.Component, Nodes: nodes}
 	case len(found) == 1:
 		p := found[0]
-		return inspectPod(p, opts.Component, p.Spec.NodeName, "mirror pod "+p.Namespace+"/"+p.Name, opts.Root, now), nil
+		return inspectPod(p, opts, p.Spec.NodeName, "mirror pod "+p.Namespace+"/"+p.Name, now), nil
 	}
 	path := filepath.Join(ManifestsDir, opts.Component+".yaml")
-	files, err := ReadManifestsDir(filepath.Join(opts.Root, ManifestsDir))
+	want := filepath.Join(opts.Root, path)
+	files, err := opts.Manifests, error(nil)
+	if files == nil {
+		files, err = ReadManifestsDir(filepath.Join(opts.Root, ManifestsDir))
+	} else {
+		want = path
+	}
 	if err == nil {
 		for _, f := range files {
-			if f.Path == filepath.Join(opts.Root, path) && f.Pod != nil {
-				return inspectPod(f.Pod, opts.Component, opts.Node, "manifest "+path, opts.Root, now), nil
+			if f.Path == want && f.Pod != nil {
+				return inspectPod(f.Pod, opts, opts.Node, "manifest "+path, now), nil
 			}
 		}
 	} else if !errors.Is(err, ErrNoManifestsDir) {
@@ -159,13 +171,42 @@ func referencesFile(flag, value string) bool {
 		strings.HasSuffix(f, "-ca-file") || strings.HasSuffix(f, "ca-file")
 }
 
-func inspectPod(pod *corev1.Pod, component, node, source, root string, now time.Time) *InspectResult {
+// mainContainer is the component's container (named like it), else the first.
+func mainContainer(pod *corev1.Pod, component string) corev1.Container {
 	c := pod.Spec.Containers[0]
 	for _, cc := range pod.Spec.Containers {
 		if cc.Name == component {
 			c = cc
 		}
 	}
+	return c
+}
+
+// ReferencedFiles are the node paths of the certs, keys and kubeconfigs the component's flags
+// name, in flag order: what inspect reads.
+func ReferencedFiles(pod *corev1.Pod, component string) []string {
+	if len(pod.Spec.Containers) == 0 {
+		return nil
+	}
+	c := mainContainer(pod, component)
+	var out []string
+	for _, f := range ParseCommandLine(append(append([]string{}, c.Command...), c.Args...)).Flags {
+		for _, part := range strings.Split(f.Value, ",") {
+			if referencesFile(f.Name, part) {
+				out = append(out, part)
+			}
+		}
+	}
+	return out
+}
+
+func inspectPod(pod *corev1.Pod, opts InspectOptions, node, source string, now time.Time) *InspectResult {
+	component, root := opts.Component, opts.Root
+	read := opts.ReadFile
+	if read == nil {
+		read = func(path string) certs.FileInfo { return certs.ReadFileInfo(root, path, now) }
+	}
+	c := mainContainer(pod, component)
 	cl := ParseCommandLine(append(append([]string{}, c.Command...), c.Args...))
 	res := &InspectResult{Component: component, Node: node, Source: source, Image: c.Image,
 		Executable: cl.Executable, Args: cl.Args, Flags: []InspectFlag{}, HostPaths: []HostPathMount{}, Ports: []Port{}, Root: root}
@@ -173,7 +214,7 @@ func inspectPod(pod *corev1.Pod, component, node, source, root string, now time.
 		fl := InspectFlag{Name: f.Name, Value: f.Value}
 		for _, part := range strings.Split(f.Value, ",") {
 			if referencesFile(f.Name, part) {
-				fl.Files = append(fl.Files, certs.ReadFileInfo(root, part, now))
+				fl.Files = append(fl.Files, read(part))
 			}
 		}
 		res.Flags = append(res.Flags, fl)
@@ -258,4 +299,13 @@ func ports(c corev1.Container, cl CommandLine) []Port {
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Port < out[j].Port })
 	return out
+}
+
+// NodeFiles is what an agent pod reads for `staticpods inspect --node` (the hidden `agent
+// files`): the node's manifests dir, and what each referenced file is.
+type NodeFiles struct {
+	Manifests []RawFile `json:"manifests"`
+	// ManifestsError is set when the manifests dir could not be read.
+	ManifestsError string           `json:"manifestsError,omitempty"`
+	Files          []certs.FileInfo `json:"files"`
 }

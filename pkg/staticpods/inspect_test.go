@@ -59,3 +59,30 @@ func TestInspect(t *testing.T) {
 		t.Errorf("unknown component: %v", err)
 	}
 }
+
+// Through an agent: the manifests the agent read and its file infos, nothing read locally.
+func TestInspectAgentInputs(t *testing.T) {
+	ctx := context.Background()
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	client := fake.NewClientset(&corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "a"}}, mirrorOf(basePod(), "a"))
+	read := func(p string) certs.FileInfo { return certs.FileInfo{Path: p, Kind: certs.FileKubeconfig} }
+	res, err := Inspect(ctx, client, InspectOptions{Component: "kube-scheduler", Node: "a", Root: "/", Manifests: []ManifestFile{}, ReadFile: read}, now)
+	if err != nil || len(res.Flags[1].Files) != 1 || res.Flags[1].Files[0].Kind != certs.FileKubeconfig {
+		t.Fatalf("mirror pod, agent files: %+v, %v", res, err)
+	}
+	if got := ReferencedFiles(basePod(), "kube-scheduler"); len(got) != 1 || got[0] != res.Flags[1].Value {
+		t.Errorf("ReferencedFiles %v", got)
+	}
+	// No mirror pod: the agent's manifests, the path as on the node.
+	etcd := basePod()
+	etcd.Name, etcd.Labels = "etcd", nil
+	res, err = Inspect(ctx, client, InspectOptions{Component: "etcd", Node: "a", Root: "/",
+		Manifests: []ManifestFile{{Path: ManifestsDir + "/etcd.yaml", Pod: etcd}}, ReadFile: read}, now)
+	if err != nil || res.Source != "manifest /etc/kubernetes/manifests/etcd.yaml" || res.Flags[1].Files[0].Kind != certs.FileKubeconfig {
+		t.Errorf("fallback through the agent: %+v, %v", res, err)
+	}
+	var nf *ErrComponentNotFound
+	if _, err := Inspect(ctx, client, InspectOptions{Component: "etcd", Node: "a", Root: "/", Manifests: []ManifestFile{}, ReadFile: read}, now); !errors.As(err, &nf) {
+		t.Errorf("no manifest from the agent: %v", err)
+	}
+}

@@ -29,6 +29,25 @@ type ManifestFile struct {
 // ReadManifestsDir reads every file the kubelet would read from dir: regular files whose names do
 // not start with "." (the kubelet skips hidden files and subdirectories), in name order.
 func ReadManifestsDir(dir string) ([]ManifestFile, error) {
+	raws, err := ReadRawDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRawFiles(dir, raws), nil
+}
+
+// RawFile is one file of a manifests dir as read, before parsing: what an agent pod sends back.
+type RawFile struct {
+	Name  string `json:"name"`
+	Data  []byte `json:"data,omitempty"`
+	Error string `json:"error,omitempty"`
+}
+
+// maxManifestSize bounds one file: a static pod manifest is a few KiB.
+const maxManifestSize = 4 << 20
+
+// ReadRawDir reads the files the kubelet would read from dir (see ReadManifestsDir), unparsed.
+func ReadRawDir(dir string) ([]RawFile, error) {
 	entries, err := os.ReadDir(dir)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("%w: %s", ErrNoManifestsDir, dir)
@@ -36,18 +55,32 @@ func ReadManifestsDir(dir string) ([]ManifestFile, error) {
 	if err != nil {
 		return nil, err
 	}
-	var files []ManifestFile
+	var files []RawFile
 	for _, e := range entries {
 		if strings.HasPrefix(e.Name(), ".") || e.IsDir() {
 			continue
 		}
-		path := filepath.Join(dir, e.Name())
-		data, err := os.ReadFile(path)
-		if err != nil {
-			files = append(files, ManifestFile{Path: path, Error: err.Error()})
+		rf := RawFile{Name: e.Name()}
+		if info, err := e.Info(); err == nil && info.Size() > maxManifestSize {
+			rf.Error = fmt.Sprintf("%d bytes: too large for a static pod manifest", info.Size())
+		} else if rf.Data, err = os.ReadFile(filepath.Join(dir, e.Name())); err != nil {
+			rf.Error = err.Error()
+		}
+		files = append(files, rf)
+	}
+	return files, nil
+}
+
+// ParseRawFiles parses files read from dir, in name order.
+func ParseRawFiles(dir string, raws []RawFile) []ManifestFile {
+	files := make([]ManifestFile, 0, len(raws))
+	for _, r := range raws {
+		path := filepath.Join(dir, r.Name)
+		if r.Error != "" {
+			files = append(files, ManifestFile{Path: path, Error: r.Error})
 			continue
 		}
-		pod, err := ParseManifest(data)
+		pod, err := ParseManifest(r.Data)
 		mf := ManifestFile{Path: path, Pod: pod}
 		if err != nil {
 			mf.Error = err.Error()
@@ -55,7 +88,7 @@ func ReadManifestsDir(dir string) ([]ManifestFile, error) {
 		files = append(files, mf)
 	}
 	sort.Slice(files, func(i, j int) bool { return files[i].Path < files[j].Path })
-	return files, nil
+	return files
 }
 
 // ParseManifest decodes a static pod manifest (YAML or JSON) the way the kubelet accepts it: one

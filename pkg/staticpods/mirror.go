@@ -11,6 +11,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/client-go/kubernetes"
+
+	"github.com/clusterops/kubectl-clusterops/internal/paging"
 )
 
 // The kubelet's annotations on the pods it runs from files, and on their mirror pods.
@@ -113,15 +115,15 @@ func mirrorPods(ctx context.Context, client kubernetes.Interface, node string) (
 	if node != "" {
 		opts.FieldSelector = fields.OneTermEqualSelector("spec.nodeName", node).String()
 	}
-	list, err := client.CoreV1().Pods(metav1.NamespaceAll).List(ctx, opts)
+	var out []corev1.Pod
+	err := paging.Each(ctx, opts, client.CoreV1().Pods(metav1.NamespaceAll).List, func(p *corev1.Pod) error {
+		if IsMirrorPod(p) && (node == "" || p.Spec.NodeName == node) {
+			out = append(out, *p)
+		}
+		return nil
+	})
 	if err != nil {
 		return nil, err
-	}
-	var out []corev1.Pod
-	for _, p := range list.Items {
-		if IsMirrorPod(&p) && (node == "" || p.Spec.NodeName == node) {
-			out = append(out, p)
-		}
 	}
 	sort.Slice(out, func(i, j int) bool {
 		if out[i].Spec.NodeName != out[j].Spec.NodeName {

@@ -15,6 +15,8 @@ const (
 	SourceMetric      = "apiserver-metric"
 	SourceManaged     = "managedFields"
 	SourceLastApplied = "last-applied-annotation"
+	// A Helm release's finding has the Source "helm release NAME (NAMESPACE, revision N)"
+	// (SourceHelmPrefix) and its HelmRelease set.
 )
 
 type apiKey struct{ group, version, resource string }
@@ -53,7 +55,7 @@ func StoredScanTargets() [][3]string {
 // nonPersisted are review resources: nothing is stored, so there is nothing to scan.
 var nonPersisted = map[string]bool{
 	"tokenreviews": true, "subjectaccessreviews": true, "localsubjectaccessreviews": true,
-	"selfsubjectaccessreviews": true, "selfsubjectreviews": true,
+	"selfsubjectaccessreviews": true, "selfsubjectreviews": true, "selfsubjectrulesreviews": true,
 }
 
 // KnownRemoved says whether the table has an entry for this old group/version of a resource.
@@ -102,28 +104,41 @@ func removedAPIFindings(f *Facts, cur *utilversion.Version, hops []Hop) []APIFin
 			continue
 		}
 		out = append(out, APIFinding{Source: SourceMetric, APIVersion: groupVersion(r.Group, r.Version), Resource: r.Resource,
-			Subresource: r.Subresource, RemovedIn: removedIn, Hop: hop, Replacement: entry.Replacement})
+			Subresource: r.Subresource, RemovedIn: removedIn, Hop: hop, Replacement: entry.Replacement, Note: entry.Note})
 	}
-	for _, o := range f.StoredObjects {
-		g, v := splitAPIVersion(o.APIVersion)
-		entry, known := idx[apiKey{g, v, o.Resource}]
+	// found is the finding of an object written or rendered with apiVersion, if a hop removes it.
+	found := func(apiVersion, resource string) (APIFinding, bool) {
+		g, v := splitAPIVersion(apiVersion)
+		entry, known := idx[apiKey{g, v, resource}]
 		if !known {
-			continue
+			return APIFinding{}, false
 		}
 		hop, ok := hopFor(entry.RemovedIn)
+		return APIFinding{APIVersion: apiVersion, Resource: resource, RemovedIn: entry.RemovedIn, Hop: hop,
+			Replacement: entry.Replacement, Note: entry.Note}, ok
+	}
+	for _, o := range f.StoredObjects {
+		a, ok := found(o.APIVersion, o.Resource)
 		if !ok {
 			continue
 		}
-		obj := o.Name
+		a.Object, a.Manager, a.Source = o.Name, o.Manager, SourceManaged
 		if o.Namespace != "" {
-			obj = o.Namespace + "/" + o.Name
+			a.Object = o.Namespace + "/" + o.Name
 		}
-		src := SourceManaged
 		if o.Source == SourceLastApplied {
-			src = SourceLastApplied
+			a.Source = SourceLastApplied
 		}
-		out = append(out, APIFinding{Source: src, APIVersion: o.APIVersion, Resource: o.Resource, RemovedIn: entry.RemovedIn,
-			Hop: hop, Replacement: entry.Replacement, Object: obj, Manager: o.Manager})
+		out = append(out, a)
+	}
+	for _, o := range f.HelmObjects {
+		a, ok := found(o.APIVersion, o.Resource)
+		if !ok {
+			continue
+		}
+		a.Source, a.Object = helmSource(o), o.Name
+		a.HelmRelease = &HelmReleaseRef{Name: o.Release, Namespace: o.Namespace, Revision: o.Revision}
+		out = append(out, a)
 	}
 	sort.SliceStable(out, func(i, j int) bool {
 		a, b := out[i], out[j]

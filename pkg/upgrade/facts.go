@@ -19,6 +19,8 @@ type Facts struct {
 	// KubeProxies are the kube-proxy pods bound to nodes: pods of a kube-system DaemonSet, or
 	// static pods.
 	KubeProxies []KubeProxyFacts
+	// CloudControllerManagers are the running cloud-controller-manager pods (see ccm.go).
+	CloudControllerManagers []CloudControllerManager
 	// CoreDNSImage is the image of the kube-system/coredns Deployment ("" when absent).
 	CoreDNSImage string
 	// Kubeadm is kubeadm's ClusterConfiguration from kube-system/kubeadm-config; nil when the
@@ -31,6 +33,9 @@ type Facts struct {
 	// StoredObjects are objects whose managedFields or last-applied annotation name an API
 	// version that the removed-API table knows.
 	StoredObjects []StoredObject
+	// HelmObjects are the objects of the latest deployed revision of each Helm 3 release whose
+	// apiVersion the removed-API table knows (see helm.go).
+	HelmObjects []HelmObject
 	// Pods and PDBs feed the drain-blocker check.
 	Pods []PodFacts
 	PDBs []PDBFacts

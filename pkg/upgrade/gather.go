@@ -27,6 +27,9 @@ type Sources struct {
 	Metrics func(ctx context.Context) ([]byte, error)
 	// KubectlVersion is the kubectl client's gitVersion, found by the caller ("" if unknown).
 	KubectlVersion string
+	// Helm says to read the Helm 3 release Secrets (needs Metadata; it reads Secrets, so it
+	// can be turned off).
+	Helm bool
 	// PageSize is the limit of each list request (default 500).
 	PageSize int64
 	// Trace, when set, receives how long each gathering task took.
@@ -128,6 +131,15 @@ func Gather(ctx context.Context, src Sources) (*Facts, error) {
 			f.StoredObjects = objs
 			for _, e := range errs {
 				missing(e.Fact, fmt.Errorf("%s", e.Reason))
+			}
+		}})
+	}
+	if src.Metadata != nil && src.Helm {
+		tasks = append(tasks, task{"helm-releases", func() {
+			objs, err := scanHelm(ctx, src)
+			f.HelmObjects = objs
+			if err != nil {
+				missing("helm release Secrets (removed APIs in Helm releases)", err)
 			}
 		}})
 	}
@@ -242,6 +254,7 @@ func gatherPods(ctx context.Context, src Sources, f *Facts) error {
 				}
 				f.Pods = append(f.Pods, scan.pods...)
 				f.KubeProxies = append(f.KubeProxies, scan.proxies...)
+				f.CloudControllerManagers = append(f.CloudControllerManagers, scan.ccms...)
 				for _, c := range scan.cps {
 					cp, ok := cps[c.Node]
 					if !ok {
@@ -292,6 +305,8 @@ type podScan struct {
 	cps []ControlPlaneNode
 	// proxies are its kube-proxy pods (DaemonSet or static) bound to a node.
 	proxies []KubeProxyFacts
+	// ccms are its cloud-controller-manager pods bound to a node.
+	ccms []CloudControllerManager
 }
 
 // listPods lists one namespace ("" for all), paginated.
@@ -308,6 +323,9 @@ func listPods(ctx context.Context, src Sources, namespace string) (podScan, erro
 			_, mirror := p.Annotations[corev1.MirrorPodAnnotationKey]
 			if kp, ok := kubeProxyPod(p, mirror); ok {
 				out.proxies = append(out.proxies, kp)
+			}
+			if ccm, ok := ccmPod(p, mirror); ok {
+				out.ccms = append(out.ccms, ccm)
 			}
 			pf := PodFacts{Namespace: p.Namespace, Name: p.Name, Node: p.Spec.NodeName, Labels: p.Labels, Mirror: mirror,
 				Terminal: p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed,

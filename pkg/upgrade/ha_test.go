@@ -67,7 +67,7 @@ func TestPlanHAMidUpgrade(t *testing.T) {
 	}
 	s := p.Hops[0].Steps[1]
 	if len(p.Violations) != 0 || s.Nodes[0] != "cp1" || !strings.Contains(s.Title, "upgrade its kubelet") ||
-		slices.ContainsFunc(s.Commands, func(c string) bool { return strings.HasPrefix(c, "kubeadm") }) || !slices.Contains(s.Commands, "kubectl drain cp1 --ignore-daemonsets") {
+		slices.ContainsFunc(s.Commands, func(c string) bool { return strings.HasPrefix(c, "kubeadm") }) || !slices.Contains(s.Commands, "kubectl drain cp1 --ignore-daemonsets --delete-emptydir-data") {
 		t.Errorf("cp1 with an old kubelet: violations %+v, step %+v", p.Violations, s)
 	}
 
@@ -78,5 +78,48 @@ func TestPlanHAMidUpgrade(t *testing.T) {
 	v, _ := checkSkew(f)
 	if r := rules(v); !slices.Equal(r, []string{"kubelet-too-new:cp1"}) {
 		t.Errorf("not kubeadm: violations %v, want kubelet-too-new:cp1", r)
+	}
+}
+
+// Without kubeadm, control-plane components and kubelets may reach any kube-apiserver (a load
+// balancer): every kube-apiserver first, then controller-manager, scheduler and
+// cloud-controller-manager, then the control-plane kubelets (version-skew-policy.md "Supported
+// component upgrade order").
+func TestPlanHANonKubeadmOrder(t *testing.T) {
+	f := cluster([]string{"v1.37.2", "v1.36.5", "v1.36.5"}, "w1=v1.36.5")
+	f.Kubeadm = nil
+	setKubeProxy(f, "v1.36.5")
+	f.Nodes[0].Kubelet = "v1.36.5"
+	p, err := MakePlan(f, Options{Target: "v1.37.2", Releases: table(t, "v1.36.5", "v1.37.2")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Violations) != 0 {
+		t.Fatalf("violations %+v", p.Violations)
+	}
+	var got []string
+	for _, s := range p.Hops[0].Steps {
+		if s.Kind != "control-plane" {
+			continue
+		}
+		what := "apiserver"
+		switch {
+		case len(s.Nodes) > 1:
+			what = "controllers"
+		case strings.Contains(s.Title, "its kubelet"):
+			what = "kubelet"
+		}
+		if strings.Contains(s.Title, "already") {
+			what += " done"
+		}
+		got = append(got, what+" "+strings.Join(s.Nodes, ",")+" "+strings.Join(s.Commands, ";"))
+	}
+	drain := func(n string) string {
+		return "kubectl drain " + n + " --ignore-daemonsets --delete-emptydir-data;upgrade the kubelet and kubectl packages to v1.37.2 and restart the kubelet;kubectl uncordon " + n
+	}
+	want := []string{"apiserver done cp1 ", "apiserver cp2 ", "apiserver cp3 ", "controllers cp1,cp2,cp3 ",
+		"kubelet cp1 " + drain("cp1"), "kubelet cp2 " + drain("cp2"), "kubelet cp3 " + drain("cp3")}
+	if !slices.Equal(got, want) {
+		t.Errorf("control-plane steps =\n  %s\nwant\n  %s", strings.Join(got, "\n  "), strings.Join(want, "\n  "))
 	}
 }

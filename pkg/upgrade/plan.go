@@ -246,6 +246,9 @@ func components(f *Facts) []ComponentVersions {
 	for _, n := range f.Nodes {
 		add("kube-proxy", n.KubeProxy, n.Name, n.KubeProxySource)
 	}
+	for _, c := range f.CloudControllerManagers {
+		add("cloud-controller-manager", c.Version, c.Node, "pod image ("+c.Source+")")
+	}
 	add("kube-proxy (DaemonSet template)", kubeProxyTemplate(f), "", "kube-system/kube-proxy DaemonSet image")
 	add("coredns", imageTag(f.CoreDNSImage), "", "kube-system/coredns image")
 	if f.Kubeadm != nil {

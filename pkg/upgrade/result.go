@@ -87,7 +87,8 @@ type Step struct {
 // APIFinding is a use of an API version that is removed by a hop or was removed already.
 type APIFinding struct {
 	// Source is "apiserver-metric" (apiserver_requested_deprecated_apis: requests were made),
-	// "managedFields" or "last-applied-annotation" (a stored object was written with it).
+	// "managedFields" or "last-applied-annotation" (a stored object was written with it), or
+	// "helm release NAME (NAMESPACE, revision N)" (the manifest of that Helm release has it).
 	Source      string `json:"source"`
 	APIVersion  string `json:"apiVersion"`
 	Resource    string `json:"resource"`
@@ -97,8 +98,19 @@ type APIFinding struct {
 	// does not serve it (a manifest that still uses it fails to apply).
 	Hop         string `json:"hop"`
 	Replacement string `json:"replacement,omitempty"`
-	Object      string `json:"object,omitempty"` // namespace/name or name (stored objects)
-	Manager     string `json:"manager,omitempty"`
+	// Note qualifies the replacement (a replacement that is itself going, or none yet).
+	Note    string `json:"note,omitempty"`
+	Object  string `json:"object,omitempty"` // namespace/name or name (stored objects, Helm manifests)
+	Manager string `json:"manager,omitempty"`
+	// HelmRelease is the Helm release whose latest deployed revision's manifest holds Object.
+	HelmRelease *HelmReleaseRef `json:"helmRelease,omitempty"`
+}
+
+// HelmReleaseRef names one revision of a Helm release.
+type HelmReleaseRef struct {
+	Name      string `json:"name"`
+	Namespace string `json:"namespace"`
+	Revision  int    `json:"revision"`
 }
 
 // NodeDrain says what would stop or lose data when a node is drained with

@@ -156,6 +156,8 @@ func checkSkew(f *Facts) (violations, warnings []Finding) {
 	for _, cp := range f.ControlPlane {
 		// kubeadm points each node's controller-manager and scheduler at the apiserver of the
 		// same node: compare with it when it is known, else with the whole range.
+		// (Installers other than kubeadm may point them at a load balancer: the plan's order
+		// for them upgrades every kube-apiserver first, see nonKubeadmHASteps.)
 		clo, chi := lo, hi
 		if local := parseVersion(cp.APIServer); local != nil {
 			clo, chi = local, local
@@ -163,6 +165,10 @@ func checkSkew(f *Facts) (violations, warnings []Finding) {
 		checkRange(&bad, &warn, "kube-controller-manager", cp.Node, cp.ControllerManager, clo, chi, 1, 0)
 		checkRange(&bad, &warn, "kube-scheduler", cp.Node, cp.Scheduler, clo, chi, 1, 0)
 	}
+	// cloud-controller-manager: the rule of kube-controller-manager (policy: "kube-controller-manager,
+	// kube-scheduler, and cloud-controller-manager must not be newer than the kube-apiserver
+	// instances they communicate with ... may be up to one minor version older").
+	checkCCM(f, &bad, &warn, minorOf(lo), minorOf(hi), vstr(lo), vstr(hi))
 	// kubectl is supported within one minor (older or newer) of kube-apiserver. It is the
 	// client's skew, not the cluster's, so it is a warning.
 	check(&warn, "kubectl", "", f.KubectlVersion, 1, 1)

@@ -140,14 +140,12 @@ func Create(ctx context.Context, client kubernetes.Interface, o CreateOptions, n
 	if err := checkTarget(o); err != nil {
 		return nil, err
 	}
-	var undo []func(context.Context)
+	var undo []undoStep
 	defer func() {
 		if err != nil {
 			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 20*time.Second)
 			defer cancel()
-			for i := len(undo) - 1; i >= 0; i-- {
-				undo[i](cctx)
-			}
+			err = withRollback(cctx, err, undo)
 		}
 	}()
 	key, err := certs.GenerateKey(o.KeyType, nil)
@@ -166,9 +164,9 @@ func Create(ctx context.Context, client kubernetes.Interface, o CreateOptions, n
 		return nil, err
 	}
 	if signed.CSRName != "" {
-		undo = append(undo, func(c context.Context) {
-			_ = client.CertificatesV1().CertificateSigningRequests().Delete(c, signed.CSRName, metav1.DeleteOptions{})
-		})
+		undo = append(undo, undoStep{what: "CertificateSigningRequest " + signed.CSRName, do: func(c context.Context) error {
+			return client.CertificatesV1().CertificateSigningRequests().Delete(c, signed.CSRName, metav1.DeleteOptions{})
+		}})
 	}
 	if err := CheckIssued(signed.Cert, key, subject); err != nil {
 		return nil, err
@@ -220,7 +218,7 @@ func Create(ctx context.Context, client kubernetes.Interface, o CreateOptions, n
 }
 
 // bind makes the RBAC objects for the user and returns how to undo what it created.
-func bind(ctx context.Context, client kubernetes.Interface, o CreateOptions) ([]BindingRef, []func(context.Context), error) {
+func bind(ctx context.Context, client kubernetes.Interface, o CreateOptions) ([]BindingRef, []undoStep, error) {
 	switch o.BindKind {
 	case BindTemplate:
 		grant, err := rbac.RenderTemplate(rbac.NewResolver(client.Discovery()), o.BindName, rbac.User(o.Name), o.Namespace, false)
@@ -244,15 +242,20 @@ func bind(ctx context.Context, client kubernetes.Interface, o CreateOptions) ([]
 	return nil, nil, nil
 }
 
-func applyGrant(ctx context.Context, client kubernetes.Interface, grant *rbac.Grant) ([]BindingRef, []func(context.Context), error) {
+func applyGrant(ctx context.Context, client kubernetes.Interface, grant *rbac.Grant) ([]BindingRef, []undoStep, error) {
 	applied, err := rbac.Apply(ctx, client.RbacV1(), grant, rbac.ApplyOptions{})
 	var refs []BindingRef
-	var undo []func(context.Context)
+	var undo []undoStep
 	for _, a := range applied {
 		refs = append(refs, BindingRef{Kind: a.Kind, Namespace: a.Namespace, Name: a.Name, Action: a.Action})
 		if a.Action == rbac.ActionCreated {
-			a := a
-			undo = append(undo, func(c context.Context) { _ = deleteRBAC(c, client, a.Kind, a.Namespace, a.Name) })
+			what := a.Kind + " " + a.Name
+			if a.Namespace != "" {
+				what = a.Kind + " " + a.Namespace + "/" + a.Name
+			}
+			undo = append(undo, undoStep{what: what, do: func(c context.Context) error {
+				return deleteRBAC(c, client, a.Kind, a.Namespace, a.Name)
+			}})
 		}
 	}
 	if err != nil {

@@ -7,10 +7,12 @@ import (
 	"strings"
 	"time"
 
+	certificatesv1 "k8s.io/api/certificates/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/clusterops/kubectl-clusterops/internal/paging"
 	"github.com/clusterops/kubectl-clusterops/pkg/certs"
 	"github.com/clusterops/kubectl-clusterops/pkg/rbac"
 )
@@ -52,14 +54,18 @@ func Delete(ctx context.Context, client kubernetes.Interface, name, kubeconfig s
 		opts.DryRun, uopts.DryRun = []string{metav1.DryRunAll}, []string{metav1.DryRunAll}
 	}
 	isUser := func(s rbacv1.Subject) bool { return s.Kind == rbacv1.UserKind && s.Name == name }
-	rbs, err := client.RbacV1().RoleBindings(metav1.NamespaceAll).List(ctx, metav1.ListOptions{})
+	// Each list is read page by page, keeping only what names the user; the changes come after.
+	var rbs []rbacv1.RoleBinding
+	err := paging.Each(ctx, metav1.ListOptions{}, client.RbacV1().RoleBindings(metav1.NamespaceAll).List, func(b *rbacv1.RoleBinding) error {
+		if slices.ContainsFunc(b.Subjects, isUser) {
+			rbs = append(rbs, *b)
+		}
+		return nil
+	})
 	if err != nil {
 		return nil, fmt.Errorf("listing RoleBindings: %w", err)
 	}
-	for _, b := range rbs.Items {
-		if !slices.ContainsFunc(b.Subjects, isUser) {
-			continue
-		}
+	for _, b := range rbs {
 		what := "RoleBinding " + b.Namespace + "/" + b.Name
 		if len(b.Subjects) == 1 {
 			err = client.RbacV1().RoleBindings(b.Namespace).Delete(ctx, b.Name, opts)
@@ -73,14 +79,17 @@ func Delete(ctx context.Context, client kubernetes.Interface, name, kubeconfig s
 		}
 		res.Removed = append(res.Removed, what)
 	}
-	crbs, err := client.RbacV1().ClusterRoleBindings().List(ctx, metav1.ListOptions{})
+	var crbs []rbacv1.ClusterRoleBinding
+	err = paging.Each(ctx, metav1.ListOptions{}, client.RbacV1().ClusterRoleBindings().List, func(b *rbacv1.ClusterRoleBinding) error {
+		if slices.ContainsFunc(b.Subjects, isUser) {
+			crbs = append(crbs, *b)
+		}
+		return nil
+	})
 	if err != nil {
 		return nil, fmt.Errorf("listing ClusterRoleBindings: %w", err)
 	}
-	for _, b := range crbs.Items {
-		if !slices.ContainsFunc(b.Subjects, isUser) {
-			continue
-		}
+	for _, b := range crbs {
 		what := "ClusterRoleBinding " + b.Name
 		if len(b.Subjects) == 1 {
 			err = client.RbacV1().ClusterRoleBindings().Delete(ctx, b.Name, opts)
@@ -94,14 +103,17 @@ func Delete(ctx context.Context, client kubernetes.Interface, name, kubeconfig s
 		}
 		res.Removed = append(res.Removed, what)
 	}
-	csrs, err := client.CertificatesV1().CertificateSigningRequests().List(ctx, metav1.ListOptions{})
+	var csrs []certificatesv1.CertificateSigningRequest
+	err = paging.Each(ctx, metav1.ListOptions{}, client.CertificatesV1().CertificateSigningRequests().List, func(csr *certificatesv1.CertificateSigningRequest) error {
+		if cn, ok := csrUser(csr); ok && cn == name {
+			csrs = append(csrs, *csr)
+		}
+		return nil
+	})
 	if err != nil {
 		return nil, fmt.Errorf("listing CertificateSigningRequests: %w", err)
 	}
-	for _, csr := range csrs.Items {
-		if cn, ok := csrUser(&csr); !ok || cn != name {
-			continue
-		}
+	for _, csr := range csrs {
 		if cs, err := certs.ParseCertsPEM(csr.Status.Certificate); err == nil && len(cs) > 0 {
 			if res.CertNotAfter == nil || cs[0].NotAfter.After(*res.CertNotAfter) {
 				na := cs[0].NotAfter

@@ -2,6 +2,7 @@ package users
 
 import (
 	"github.com/clusterops/kubectl-clusterops/internal/atomicfile"
+	"github.com/clusterops/kubectl-clusterops/internal/kubeconfigfile"
 
 	"errors"
 	"fmt"
@@ -11,7 +12,6 @@ import (
 
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
-	"sigs.k8s.io/yaml"
 
 	"github.com/clusterops/kubectl-clusterops/pkg/certs"
 )
@@ -125,10 +125,10 @@ func CheckMerge(path string, c Credentials, overwrite bool) error {
 // or a crash sees the old file or the new one) and serialized against other clusterops writers and
 // against kubectl (see editKubeconfig).
 func Merge(path string, c Credentials, overwrite bool) error {
-	return merge(path, c, overwrite, defaultLock())
+	return merge(path, c, overwrite, kubeconfigfile.DefaultLock())
 }
 
-func merge(path string, c Credentials, overwrite bool, lock lockOptions) error {
+func merge(path string, c Credentials, overwrite bool, lock kubeconfigfile.LockOptions) error {
 	return editKubeconfig(path, lock, func(doc map[string]any) error {
 		if err := CheckMerge(path, c, overwrite); err != nil {
 			return err
@@ -136,12 +136,12 @@ func merge(path string, c Credentials, overwrite bool, lock lockOptions) error {
 		entries := clientcmdapi.NewConfig()
 		entries.AuthInfos[c.UserName] = c.authInfo()
 		entries.Contexts[c.ContextName] = c.context()
-		generic, err := toGeneric(entries)
+		generic, err := kubeconfigfile.ToGeneric(entries)
 		if err != nil {
 			return err
 		}
-		setNamed(doc, "users", c.UserName, first(generic["users"]))
-		setNamed(doc, "contexts", c.ContextName, first(generic["contexts"]))
+		kubeconfigfile.SetNamed(doc, "users", c.UserName, kubeconfigfile.First(generic["users"]))
+		kubeconfigfile.SetNamed(doc, "contexts", c.ContextName, kubeconfigfile.First(generic["contexts"]))
 		return nil
 	})
 }
@@ -172,12 +172,12 @@ func RemoveUser(path, userName string, dryRun bool) ([]string, error) {
 		}
 	}
 	var removed []string
-	err = editKubeconfig(path, defaultLock(), func(doc map[string]any) error {
-		if removeNamed(doc, "users", userName) {
+	err = editKubeconfig(path, kubeconfigfile.DefaultLock(), func(doc map[string]any) error {
+		if kubeconfigfile.RemoveNamed(doc, "users", userName) {
 			removed = append(removed, "kubeconfig user "+userName)
 		}
 		for _, name := range contexts {
-			if removeNamed(doc, "contexts", name) {
+			if kubeconfigfile.RemoveNamed(doc, "contexts", name) {
 				removed = append(removed, "kubeconfig context "+name)
 				if doc["current-context"] == name {
 					doc["current-context"] = ""
@@ -185,85 +185,18 @@ func RemoveUser(path, userName string, dryRun bool) ([]string, error) {
 			}
 		}
 		if dryRun || len(removed) == 0 {
-			return errNoChange
+			return kubeconfigfile.ErrNoChange
 		}
 		return nil
 	})
-	if errors.Is(err, errNoChange) {
+	if errors.Is(err, kubeconfigfile.ErrNoChange) {
 		err = nil
 	}
 	return removed, err
 }
 
-var errNoChange = errors.New("no change")
-
-// editKubeconfig locks, reads, edits and atomically rewrites a kubeconfig. It holds our folder
-// flock and clientcmd's PATH.lock (so kubectl config ... waits for us, and we for it), writes at the
-// target of a symlinked path (the link stays), and writes mode 0600 (the file holds private keys)
-// with the owner and group the file had (a sudo run leaves the user's file theirs).
-func editKubeconfig(path string, lock lockOptions, edit func(doc map[string]any) error) error {
-	unlock, err := lockKubeconfig(path, lock)
-	if err != nil {
-		return err
-	}
-	defer unlock()
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return fmt.Errorf("cannot read the kubeconfig %s: %v", path, errors.Unwrap(err))
-	}
-	doc := map[string]any{}
-	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return fmt.Errorf("%s is not valid YAML (%v): fix it first", path, err)
-	}
-	if err := edit(doc); err != nil {
-		return err
-	}
-	out, err := yaml.Marshal(doc)
-	if err != nil {
-		return err
-	}
-	if _, err := clientcmd.Load(out); err != nil { // never write a file clientcmd cannot read
-		return fmt.Errorf("internal error: the edited kubeconfig does not parse (%v); %s was not changed", err, path)
-	}
-	return atomicfile.WriteFileWith(path, out, atomicfile.Options{Perm: 0o600, KeepOwner: true, FollowSymlink: true})
-}
-
-func toGeneric(cfg *clientcmdapi.Config) (map[string]any, error) {
-	data, err := clientcmd.Write(*cfg)
-	if err != nil {
-		return nil, err
-	}
-	doc := map[string]any{}
-	return doc, yaml.Unmarshal(data, &doc)
-}
-
-func first(v any) any {
-	if l, ok := v.([]any); ok && len(l) > 0 {
-		return l[0]
-	}
-	return nil
-}
-
-// setNamed replaces the entry called name in doc[list] or appends it.
-func setNamed(doc map[string]any, list, name string, entry any) {
-	items, _ := doc[list].([]any)
-	for i, it := range items {
-		if m, ok := it.(map[string]any); ok && m["name"] == name {
-			items[i] = entry
-			doc[list] = items
-			return
-		}
-	}
-	doc[list] = append(items, entry)
-}
-
-func removeNamed(doc map[string]any, list, name string) bool {
-	items, _ := doc[list].([]any)
-	for i, it := range items {
-		if m, ok := it.(map[string]any); ok && m["name"] == name {
-			doc[list] = append(items[:i:i], items[i+1:]...)
-			return true
-		}
-	}
-	return false
+// editKubeconfig edits the kubeconfig at path as kubeconfigfile.Edit does, and writes it mode
+// 0600 (the file holds private keys).
+func editKubeconfig(path string, lock kubeconfigfile.LockOptions, edit func(doc map[string]any) error) error {
+	return kubeconfigfile.Edit(path, kubeconfigfile.EditOptions{Lock: lock, Perm: 0o600}, edit)
 }

@@ -11,12 +11,16 @@ import (
 	"time"
 
 	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/clusterops/kubectl-clusterops/internal/kubeconfigfile"
 )
 
 var janeCreds = Credentials{ClusterName: "prod", UserName: "jane", ContextName: "jane@prod", Namespace: "dev",
 	CertPEM: []byte("cert"), KeyPEM: []byte("key")}
 
-func noWait() lockOptions { return lockOptions{wait: 0, poll: time.Millisecond} }
+func noWait() kubeconfigfile.LockOptions {
+	return kubeconfigfile.LockOptions{Wait: 0, Poll: time.Millisecond}
+}
 
 func assertMerged(t *testing.T, path string) {
 	t.Helper()
@@ -123,7 +127,7 @@ func TestMergeTakesClientcmdsLockFile(t *testing.T) {
 	held := link + ".lock"
 	os.WriteFile(held, nil, 0)
 	waits := 0
-	err := merge(link, janeCreds, false, lockOptions{wait: time.Hour, poll: time.Millisecond, waiting: func(lock string) {
+	err := merge(link, janeCreds, false, kubeconfigfile.LockOptions{Wait: time.Hour, Poll: time.Millisecond, Waiting: func(lock string) {
 		if waits++; waits == 3 {
 			os.Remove(lock) // kubectl finished
 		}
@@ -141,12 +145,12 @@ func TestKubeconfigLockFiles(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "config")
 	os.WriteFile(path, []byte(kubeconfigWithExtras), 0o600)
-	unlock, err := lockKubeconfig(path, noWait())
+	unlock, err := kubeconfigfile.Lock(path, noWait())
 	if err != nil {
 		t.Fatal(err)
 	}
 	data, _ := os.ReadFile(path + ".lock")
-	if string(data) != lockMarker+strconv.Itoa(os.Getpid())+"\n" {
+	if string(data) != kubeconfigfile.LockMarker+strconv.Itoa(os.Getpid())+"\n" {
 		t.Errorf("lock file holds %q", data)
 	}
 	cfg, _ := clientcmd.LoadFromFile(path)
@@ -167,12 +171,12 @@ func TestKubeconfigLockFiles(t *testing.T) {
 	if err := gone.Run(); err != nil {
 		t.Skip("no 'true' to get the pid of a finished process:", err)
 	}
-	os.WriteFile(path+".lock", []byte(lockMarker+strconv.Itoa(gone.Process.Pid)+"\n"), 0o600)
+	os.WriteFile(path+".lock", []byte(kubeconfigfile.LockMarker+strconv.Itoa(gone.Process.Pid)+"\n"), 0o600)
 	if err := merge(path, janeCreds, false, noWait()); err != nil {
 		t.Errorf("the stale lock of a killed run blocked the merge: %v", err)
 	}
 	// Our marker with a live pid (another run in progress) is waited for like any other lock.
-	os.WriteFile(path+".lock", []byte(lockMarker+"1\n"), 0o600)
+	os.WriteFile(path+".lock", []byte(kubeconfigfile.LockMarker+"1\n"), 0o600)
 	if err := merge(path, Credentials{ClusterName: "prod", UserName: "bob", ContextName: "bob@prod"}, false, noWait()); err == nil {
 		t.Error("the lock of a live process was ignored")
 	}

@@ -12,6 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/clusterops/kubectl-clusterops/internal/paging"
 	"github.com/clusterops/kubectl-clusterops/pkg/certs"
 )
 
@@ -37,14 +38,10 @@ func List(ctx context.Context, client kubernetes.Interface, now time.Time, all b
 		}
 		return entries[k]
 	}
-	csrs, err := client.CertificatesV1().CertificateSigningRequests().List(ctx, metav1.ListOptions{})
-	if err != nil {
-		return nil, fmt.Errorf("listing CertificateSigningRequests: %w", err)
-	}
-	for _, csr := range csrs.Items {
-		cn, ok := csrUser(&csr)
+	err := paging.Each(ctx, metav1.ListOptions{}, client.CertificatesV1().CertificateSigningRequests().List, func(csr *certificatesv1.CertificateSigningRequest) error {
+		cn, ok := csrUser(csr)
 		if !ok || (!all && strings.HasPrefix(cn, "system:")) {
-			continue
+			return nil
 		}
 		e := get(rbacv1.UserKind, cn)
 		e.CSRs = append(e.CSRs, csr.Name)
@@ -55,6 +52,10 @@ func List(ctx context.Context, client kubernetes.Interface, now time.Time, all b
 				e.CertNotAfter, e.CertExpired = &na, now.After(na)
 			}
 		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("listing CertificateSigningRequests: %w", err)
 	}
 	visit := func(binding string, subjects []rbacv1.Subject, ref rbacv1.RoleRef) {
 		for _, s := range subjects {
@@ -66,19 +67,19 @@ func List(ctx context.Context, client kubernetes.Interface, now time.Time, all b
 			addSource(e, "rbac")
 		}
 	}
-	rbs, err := client.RbacV1().RoleBindings(metav1.NamespaceAll).List(ctx, metav1.ListOptions{})
+	err = paging.Each(ctx, metav1.ListOptions{}, client.RbacV1().RoleBindings(metav1.NamespaceAll).List, func(b *rbacv1.RoleBinding) error {
+		visit("RoleBinding/"+b.Namespace+"/"+b.Name, b.Subjects, b.RoleRef)
+		return nil
+	})
 	if err != nil {
 		return nil, fmt.Errorf("listing RoleBindings: %w", err)
 	}
-	for _, b := range rbs.Items {
-		visit("RoleBinding/"+b.Namespace+"/"+b.Name, b.Subjects, b.RoleRef)
-	}
-	crbs, err := client.RbacV1().ClusterRoleBindings().List(ctx, metav1.ListOptions{})
+	err = paging.Each(ctx, metav1.ListOptions{}, client.RbacV1().ClusterRoleBindings().List, func(b *rbacv1.ClusterRoleBinding) error {
+		visit("ClusterRoleBinding/"+b.Name, b.Subjects, b.RoleRef)
+		return nil
+	})
 	if err != nil {
 		return nil, fmt.Errorf("listing ClusterRoleBindings: %w", err)
-	}
-	for _, b := range crbs.Items {
-		visit("ClusterRoleBinding/"+b.Name, b.Subjects, b.RoleRef)
 	}
 	out := make([]UserEntry, 0, len(entries))
 	for _, e := range entries {

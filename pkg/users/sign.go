@@ -77,8 +77,9 @@ func (s APISigner) SignAPI(ctx context.Context, key crypto.Signer, subject pkix.
 	if err != nil {
 		cleanup, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 		defer cancel()
-		_ = s.Client.CertificatesV1().CertificateSigningRequests().Delete(cleanup, name, metav1.DeleteOptions{})
-		return nil, err
+		return nil, withRollback(cleanup, err, []undoStep{{what: "CertificateSigningRequest " + name, do: func(c context.Context) error {
+			return s.Client.CertificatesV1().CertificateSigningRequests().Delete(c, name, metav1.DeleteOptions{})
+		}}})
 	}
 	return signed, nil
 }

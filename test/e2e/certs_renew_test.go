@@ -22,9 +22,10 @@ import (
 )
 
 type renewJSON struct {
-	DryRun       bool   `json:"dryRun"`
-	BackupDir    string `json:"backupDir"`
-	Certificates []struct {
+	DryRun        bool     `json:"dryRun"`
+	BackupDir     string   `json:"backupDir"`
+	PrunedBackups []string `json:"prunedBackups"`
+	Certificates  []struct {
 		Name        string     `json:"name"`
 		NewNotAfter *time.Time `json:"newNotAfter"`
 		CSRPath     string     `json:"csrPath"`

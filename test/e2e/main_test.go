@@ -101,7 +101,14 @@ func runEnv(t *testing.T, extraEnv []string, name string, args ...string) result
 // oneLineError asserts the contract for bad input: exit 3 and one line on stderr containing want.
 func oneLineError(t *testing.T, r result, want string) {
 	t.Helper()
-	msg := strings.TrimSpace(r.stderr)
+	// A warning the caller asked for (e.g. --allow-risky) may come first; the error is one line.
+	var lines []string
+	for _, l := range strings.Split(strings.TrimSpace(r.stderr), "\n") {
+		if !strings.HasPrefix(l, "Warning: ") {
+			lines = append(lines, l)
+		}
+	}
+	msg := strings.Join(lines, "\n")
 	if r.code != 3 || !strings.Contains(msg, want) || strings.Contains(msg, "\n") {
 		t.Errorf("want exit 3 and one line containing %q, got exit %d: %q", want, r.code, msg)
 	}

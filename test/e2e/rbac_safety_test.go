@@ -62,8 +62,12 @@ func TestRBACGrantRefusesRolesItDoesNotOwn(t *testing.T) {
 		}
 	}
 
-	// cluster-admin: a bootstrap role, even with --take-over.
-	for _, extra := range [][]string{nil, {"--take-over"}} {
+	// cluster-admin: a bootstrap role, even with --take-over. (Without --allow-risky the grant is
+	// refused earlier, as a binding to cluster-admin: #14 defect 8; allowed here, so that the
+	// bootstrap refusal is what is tested.)
+	oneLineError(t, e.plugin(t, "grant", "--role-name", "cluster-admin", "--cluster-wide", "--verb", "get", "--resource", "pods", "--user", "bob"),
+		"--allow-risky cluster-admin-binding")
+	for _, extra := range [][]string{{"--allow-risky", "cluster-admin-binding"}, {"--allow-risky", "cluster-admin-binding", "--take-over"}} {
 		refused("bootstrap", map[string]func() (metav1.Object, error){"cluster-admin": clusterRoleRV("cluster-admin")},
 			append([]string{"--role-name", "cluster-admin", "--cluster-wide", "--verb", "get", "--resource", "pods", "--user", "bob"}, extra...)...)
 	}

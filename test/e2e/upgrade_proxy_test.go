@@ -32,32 +32,9 @@ func TestUpgradePlanKubeProxyFromDaemonSet(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if r := run(t, "kubectl", "-n", "kube-system", "set", "image", "daemonset/kube-proxy", "kube-proxy=registry.k8s.io/kube-proxy:v1.33.0", "--kubeconfig", kc); r.code != 0 {
-		t.Fatalf("kubectl set image: %s", r.stderr)
-	}
 	nodes := []string{cp.NodeName, "w1", "w134", "w2"}
 	slices.Sort(nodes)
-	var last map[string]int
-	if err := wait.PollUntilContextTimeout(ctx, 500*time.Millisecond, 2*time.Minute, true, func(ctx context.Context) (bool, error) {
-		byNode, err := cp.ScheduleDaemonSetPods(ctx, "kube-system", "kube-proxy")
-		if err != nil {
-			return false, err
-		}
-		last = map[string]int{}
-		for _, n := range nodes {
-			for _, p := range byNode[n] {
-				if p.Spec.Containers[0].Image == "registry.k8s.io/kube-proxy:v1.33.0" {
-					last[n]++
-				}
-			}
-			if len(byNode[n]) != 1 || last[n] != 1 {
-				return false, nil
-			}
-		}
-		return true, nil
-	}); err != nil {
-		t.Fatalf("the DaemonSet controller did not give every node one v1.33.0 kube-proxy pod: %v (%v)", err, last)
-	}
+	rollKubeProxy(ctx, t, cp, "registry.k8s.io/kube-proxy:v1.33.0", nodes)
 	if ds, err := cp.Client.AppsV1().DaemonSets("kube-system").Get(ctx, "kube-proxy", metav1.GetOptions{}); err != nil || ds.Spec.Template.Spec.Containers[0].Image != "registry.k8s.io/kube-proxy:v1.33.0" {
 		t.Fatalf("kube-proxy DaemonSet: %v", err)
 	}
@@ -95,5 +72,36 @@ func TestUpgradePlanKubeProxyFromDaemonSet(t *testing.T) {
 	}
 	if _, ok := proxies["kube-proxy (DaemonSet template) v1.33.0"]; !ok || len(proxies) != 2 {
 		t.Errorf("kube-proxy components = %+v: want the pods' v1.33.0 and the template's, and nothing from status.nodeInfo", proxies)
+	}
+}
+
+// rollKubeProxy sets the image of the kube-system/kube-proxy DaemonSet and waits until the real
+// DaemonSet controller has given every node one pod of that image; the test binds the pods to
+// their nodes and reports them running, as kube-scheduler and the kubelet would.
+func rollKubeProxy(ctx context.Context, t *testing.T, cp *harness.ControlPlane, image string, nodes []string) {
+	t.Helper()
+	if r := run(t, "kubectl", "-n", "kube-system", "set", "image", "daemonset/kube-proxy", "kube-proxy="+image, "--kubeconfig", cp.AdminKubeconfig); r.code != 0 {
+		t.Fatalf("kubectl set image: %s", r.stderr)
+	}
+	var last map[string]int
+	if err := wait.PollUntilContextTimeout(ctx, 500*time.Millisecond, 2*time.Minute, true, func(ctx context.Context) (bool, error) {
+		byNode, err := cp.ScheduleDaemonSetPods(ctx, "kube-system", "kube-proxy")
+		if err != nil {
+			return false, err
+		}
+		last = map[string]int{}
+		for _, n := range nodes {
+			for _, p := range byNode[n] {
+				if p.Spec.Containers[0].Image == image {
+					last[n]++
+				}
+			}
+			if len(byNode[n]) != 1 || last[n] != 1 {
+				return false, nil
+			}
+		}
+		return true, nil
+	}); err != nil {
+		t.Fatalf("the DaemonSet controller did not give every node one %s kube-proxy pod: %v (%v)", image, err, last)
 	}
 }

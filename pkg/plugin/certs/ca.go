@@ -69,7 +69,7 @@ func (o *CertsCAOptions) Complete(cmdutil.Factory, *cobra.Command, []string) err
 // Validate parses --warn-within; it does no I/O.
 func (o *CertsCAOptions) Validate() error {
 	var err error
-	o.warnWithin, err = parseLongDuration("warn-within", o.WarnWithin)
+	o.warnWithin, err = cmdutil.ParseLongDuration("warn-within", o.WarnWithin)
 	return err
 }
 

@@ -3,7 +3,6 @@ package certs
 import (
 	"fmt"
 	"io"
-	"strconv"
 	"strings"
 	"time"
 
@@ -62,19 +61,7 @@ func (f *nodeFlags) layout() certs.Layout {
 
 // parseLongDuration accepts Go durations (720h, 90m) and whole days or weeks (30d, 2w).
 func parseLongDuration(flag, s string) (time.Duration, error) {
-	unit := map[byte]time.Duration{'d': 24 * time.Hour, 'w': 7 * 24 * time.Hour, 'y': 365 * 24 * time.Hour}
-	if n := len(s); n > 1 {
-		if u, ok := unit[s[n-1]]; ok {
-			if v, err := strconv.Atoi(s[:n-1]); err == nil && v >= 0 {
-				return time.Duration(v) * u, nil
-			}
-		}
-	}
-	d, err := time.ParseDuration(s)
-	if err != nil || d < 0 {
-		return 0, fmt.Errorf("invalid --%s %q: use a duration such as 30d, 2w, 1y or 720h", flag, s)
-	}
-	return d, nil
+	return cmdutil.ParseLongDuration(flag, s)
 }
 
 // expires formats a time as kubeadm's check-expiration table does.
@@ -104,17 +91,23 @@ func yesNo(b bool) string {
 
 func writeProblems(w io.Writer, report *certs.Report) error {
 	var lines []string
+	on := func(node string) string {
+		if node == "" {
+			return ""
+		}
+		return node + ": "
+	}
 	for _, c := range report.Certificates {
 		if c.Status != certs.StatusOK && c.Problem != "" {
-			lines = append(lines, fmt.Sprintf("  %s (%s): %s", c.Name, c.Source, c.Problem))
+			lines = append(lines, fmt.Sprintf("  %s%s (%s): %s", on(c.Node), c.Name, c.Source, c.Problem))
 		} else if c.Status == certs.StatusExpiring {
-			lines = append(lines, fmt.Sprintf("  %s (%s): expires within %s", c.Name, c.Source,
+			lines = append(lines, fmt.Sprintf("  %s%s (%s): expires within %s", on(c.Node), c.Name, c.Source,
 				duration.ShortHumanDuration(time.Duration(report.WarnWithinSeconds)*time.Second)))
 		}
 	}
 	for _, c := range report.CAs {
 		if c.Status != certs.StatusOK && c.Problem != "" {
-			lines = append(lines, fmt.Sprintf("  %s (CA): %s", c.Name, c.Problem))
+			lines = append(lines, fmt.Sprintf("  %s%s (CA): %s", on(c.Node), c.Name, c.Problem))
 		}
 	}
 	if len(lines) == 0 {

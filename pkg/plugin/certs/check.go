@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"slices"
 	"strings"
 	"time"
@@ -18,6 +17,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
+	"github.com/clusterops/kubectl-clusterops/pkg/agent"
 	"github.com/clusterops/kubectl-clusterops/pkg/certs"
 )
 
@@ -35,6 +35,8 @@ type CertsCheckOptions struct {
 	WarnWithin    string
 	AllNamespaces bool
 
+	agents     *cmdutil.AgentFlags
+	runner     *agent.Runner
 	output     *cmdutil.OutputFlags
 	printer    *cmdutil.Printer
 	prometheus bool
@@ -43,6 +45,8 @@ type CertsCheckOptions struct {
 	apiOptional bool
 	warnWithin  time.Duration
 	want        map[string]bool
+	rootGiven   bool
+	hintAgent   bool
 	namespace   string
 	config      *rest.Config
 	userName    string
@@ -83,6 +87,12 @@ const certsCheckExample = `  # On a control-plane node: every certificate and CA
   # A node's filesystem mounted elsewhere; warn 60 days ahead
   kubectl clusterops certs check --root /mnt/node1 --warn-within 60d
 
+  # From a laptop, with no SSH: every control-plane node's certificates, one agent pod per node
+  kubectl clusterops certs check --control-plane
+
+  # One node, with a mirrored agent image
+  kubectl clusterops certs check --node cp-2 --image registry.local/kubectl-clusterops:v1.2.3
+
   # From a laptop: the API server's certificate, your client certificate, TLS Secrets everywhere
   kubectl clusterops certs check --source api,secrets -A
 
@@ -91,7 +101,7 @@ const certsCheckExample = `  # On a control-plane node: every certificate and CA
 
 // NewCmdCertsCheck returns `certs check`.
 func NewCmdCertsCheck(f cmdutil.Factory, streams genericiooptions.IOStreams) *cobra.Command {
-	o := &CertsCheckOptions{output: cmdutil.NewOutputFlags(), WarnWithin: "30d", now: time.Now, IOStreams: streams}
+	o := &CertsCheckOptions{output: cmdutil.NewOutputFlags(), agents: cmdutil.NewAgentFlags(5 * time.Minute), WarnWithin: "30d", now: time.Now, IOStreams: streams}
 	cmd := cmdutil.NewCommand(&cobra.Command{
 		Use:     "check",
 		Short:   "Check the expiry, keys and chains of every certificate of the cluster",
@@ -100,19 +110,22 @@ func NewCmdCertsCheck(f cmdutil.Factory, streams genericiooptions.IOStreams) *co
 		Args:    cmdutil.UsageArgs(cobra.NoArgs),
 	}, f, o)
 	o.node.add(cmd, "/", "The node's filesystem root that holds kubeadm's layout.")
+	o.agents.AddFlags(cmd, true, true)
 	cmd.Flags().StringSliceVar(&o.Sources, "source", nil, "What to check: node, api, secrets (comma-separated). Default: see above.")
 	cmd.Flags().StringVar(&o.WarnWithin, "warn-within", o.WarnWithin, "Warn (exit 1) about certificates that expire within this time, e.g. 30d, 2w, 720h.")
 	cmd.Flags().BoolVarP(&o.AllNamespaces, "all-namespaces", "A", false, "With the secrets source: TLS Secrets of every namespace.")
 	o.output.AddFlags(cmd)
 	of := cmd.Flags().Lookup("output")
 	of.Usage = strings.Replace(of.Usage, "Output format. One of: (", "Output format. One of: (prometheus, ", 1)
+	cmdutil.AddFleetFlags(cmd, f, streams, NewCmdCertsCheck)
 	return cmd
 }
 
 // Complete resolves the sources, the printer and, for the API sources, the clients.
 func (o *CertsCheckOptions) Complete(f cmdutil.Factory, cmd *cobra.Command, _ []string) error {
 	var err error
-	if o.warnWithin, err = parseLongDuration("warn-within", o.WarnWithin); err != nil {
+	o.rootGiven = cmd.Flags().Changed("root")
+	if o.warnWithin, err = cmdutil.ParseLongDuration("warn-within", o.WarnWithin); err != nil {
 		return cmdutil.UsageError(cmd.CommandPath(), err)
 	}
 	if o.output.Format() == "prometheus" {
@@ -129,6 +142,16 @@ func (o *CertsCheckOptions) Complete(f cmdutil.Factory, cmd *cobra.Command, _ []
 		o.want[s] = true
 	}
 	nsGiven := cmd.Flags().Changed("namespace") || o.AllNamespaces
+	if o.agents.Enabled() {
+		// The nodes' catalogues come from agent pods; the API sources only when asked for.
+		if len(o.want) == 0 {
+			o.want[sourceNode] = true
+		}
+		if o.runner, err = o.agents.Runner(f, o.ErrOut); err != nil {
+			return err
+		}
+		o.config, _ = f.RESTConfig()
+	}
 	if len(o.want) == 0 {
 		// Default: what is there to check.
 		if o.node.layout().Validate() == nil || cmd.Flags().Changed("root") {
@@ -140,6 +163,8 @@ func (o *CertsCheckOptions) Complete(f cmdutil.Factory, cmd *cobra.Command, _ []
 			o.want[sourceSecrets] = nsGiven
 			// A node whose API server is down (expired certificates...) is still checked.
 			o.apiOptional = o.want[sourceNode]
+			// On a laptop: the nodes' own certificates are one flag away.
+			o.hintAgent = !o.want[sourceNode]
 		}
 		if !o.want[sourceNode] && !o.want[sourceAPI] {
 			return &cmdutil.ExitError{Code: cmdutil.ExitCannotRun, Err: fmt.Errorf("nothing to check: %s holds no kubeadm layout and no kubeconfig "+
@@ -163,10 +188,19 @@ func (o *CertsCheckOptions) Complete(f cmdutil.Factory, cmd *cobra.Command, _ []
 	return err
 }
 
-// Validate checks the options; it does no I/O.
+// Validate checks the options; it does no I/O. (Complete checks --source and --warn-within; a
+// failed Complete, e.g. an unreadable certificate-authority file, is reported as it is.)
 func (o *CertsCheckOptions) Validate() error {
-	if (o.want[sourceAPI] || o.want[sourceSecrets]) && o.client == nil {
-		return errors.New("internal error: certs check options not completed")
+	if o.agents.Enabled() {
+		if o.rootGiven {
+			return errors.New("--root reads a local filesystem; --node, --nodes and --control-plane read the nodes through agent pods: pass one or the other")
+		}
+		if err := o.agents.Validate(); err != nil {
+			return err
+		}
+		if o.prometheus {
+			return errors.New("-o prometheus is per node: run it on each node (a node-exporter textfile), not with --node/--control-plane")
+		}
 	}
 	return nil
 }
@@ -175,7 +209,11 @@ func (o *CertsCheckOptions) Validate() error {
 func (o *CertsCheckOptions) Run(ctx context.Context) error {
 	now := o.now()
 	report := &certs.Report{Certificates: []certs.Certificate{}, CAs: []certs.CA{}, WarnWithinSeconds: int64(o.warnWithin / time.Second)}
-	if o.want[sourceNode] {
+	if o.want[sourceNode] && o.agents.Enabled() {
+		if err := o.checkNodes(ctx, report); err != nil {
+			return err
+		}
+	} else if o.want[sourceNode] {
 		r, err := certs.CheckNode(o.node.layout(), now, o.warnWithin)
 		if err != nil {
 			return &cmdutil.ExitError{Code: cmdutil.ExitCannotRun, Err: err}
@@ -196,6 +234,9 @@ func (o *CertsCheckOptions) Run(ctx context.Context) error {
 	}
 	if err != nil {
 		return err
+	}
+	if o.hintAgent && !o.prometheus {
+		fmt.Fprintln(o.ErrOut, "hint: from a laptop, check every control-plane node's certificates with --control-plane (agent pods, no SSH)")
 	}
 	if sev := report.Severity(); sev > 0 {
 		return &cmdutil.ExitError{Code: sev}
@@ -220,18 +261,26 @@ func (o *CertsCheckOptions) checkCluster(ctx context.Context, report *certs.Repo
 }
 
 func (o *CertsCheckOptions) checkAPI(ctx context.Context, report *certs.Report, now time.Time) error {
-	cfg := o.config
-	var roots *x509.CertPool
-	caData := cfg.CAData
-	if len(caData) == 0 && cfg.CAFile != "" {
-		caData, _ = os.ReadFile(cfg.CAFile)
+	// The kubeconfig's CA, client cert and key, read as client-go reads them. An unreadable or
+	// unparsable CA is an error: falling back to the system roots would check the served
+	// certificate against the wrong CAs (and say so nowhere).
+	cfg := rest.CopyConfig(o.config)
+	if err := rest.LoadTLSFiles(cfg); err != nil {
+		return fmt.Errorf("reading the kubeconfig's TLS files: %w", err)
 	}
-	if len(caData) > 0 {
-		if cas, err := certs.ParseCertsPEM(caData); err == nil {
-			roots = x509.NewCertPool()
-			for _, c := range cas {
-				roots.AddCert(c)
+	var roots *x509.CertPool
+	if len(cfg.CAData) > 0 {
+		cas, err := certs.ParseCertsPEM(cfg.CAData)
+		if err != nil {
+			what := "certificate-authority-data"
+			if o.config.CAFile != "" {
+				what = "certificate-authority " + o.config.CAFile
 			}
+			return fmt.Errorf("the kubeconfig's %s: %w", what, err)
+		}
+		roots = x509.NewCertPool()
+		for _, c := range cas {
+			roots.AddCert(c)
 		}
 	}
 	timeout := cfg.Timeout
@@ -252,12 +301,8 @@ func (o *CertsCheckOptions) checkAPI(ctx context.Context, report *certs.Report, 
 		}
 	}
 	certPEM, keyPEM, path := cfg.CertData, cfg.KeyData, "kubeconfig"
-	if len(certPEM) == 0 && cfg.CertFile != "" {
-		certPEM, _ = os.ReadFile(cfg.CertFile)
+	if len(o.config.CertData) == 0 && cfg.CertFile != "" {
 		path = cfg.CertFile
-	}
-	if len(keyPEM) == 0 && cfg.KeyFile != "" {
-		keyPEM, _ = os.ReadFile(cfg.KeyFile)
 	}
 	if len(certPEM) > 0 {
 		name := "kubeconfig user"
@@ -275,25 +320,43 @@ func (o *CertsCheckOptions) checkAPI(ctx context.Context, report *certs.Report, 
 }
 
 func checkTable(w io.Writer, r *certs.Report) error {
-	fmt.Fprintln(w, "CERTIFICATE\tEXPIRES\tRESIDUAL TIME\tCERTIFICATE AUTHORITY\tEXTERNALLY MANAGED\tSOURCE\tSTATUS")
+	// Through agents, every row starts with its node.
+	perNode := len(r.Nodes) > 0
+	col := func(node string) string {
+		if perNode {
+			return node + "\t"
+		}
+		return ""
+	}
+	fmt.Fprintln(w, col("NODE")+"CERTIFICATE\tEXPIRES\tRESIDUAL TIME\tCERTIFICATE AUTHORITY\tEXTERNALLY MANAGED\tSOURCE\tSTATUS")
 	for _, c := range r.Certificates {
 		name := c.Name
 		if c.Missing {
 			name = "!MISSING! " + name
 		}
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", name, expires(c.NotAfter), residualText(c.ResidualSeconds, c.NotAfter),
+		fmt.Fprintf(w, "%s%s\t%s\t%s\t%s\t%s\t%s\t%s\n", col(c.Node), name, expires(c.NotAfter), residualText(c.ResidualSeconds, c.NotAfter),
 			c.CAName, yesNo(c.ExternallyManaged), c.Source, c.Status)
 	}
 	if len(r.CAs) > 0 {
 		tw, flush := cmdutil.NewSection(w)
-		fmt.Fprintln(tw, "\nCERTIFICATE AUTHORITY\tEXPIRES\tRESIDUAL TIME\tEXTERNALLY MANAGED\tSOURCE\tSTATUS")
+		fmt.Fprintln(tw, "\n"+col("NODE")+"CERTIFICATE AUTHORITY\tEXPIRES\tRESIDUAL TIME\tEXTERNALLY MANAGED\tSOURCE\tSTATUS")
 		for _, c := range r.CAs {
 			name := c.Name
 			if c.Missing {
 				name = "!MISSING! " + name
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", name, expires(c.NotAfter), residualText(c.ResidualSeconds, c.NotAfter),
+			fmt.Fprintf(tw, "%s%s\t%s\t%s\t%s\t%s\t%s\n", col(c.Node), name, expires(c.NotAfter), residualText(c.ResidualSeconds, c.NotAfter),
 				yesNo(c.ExternallyManaged), c.Source, c.Status)
+		}
+		if err := flush(); err != nil {
+			return err
+		}
+	}
+	if perNode {
+		tw, flush := cmdutil.NewSection(w)
+		fmt.Fprintln(tw, "\nNODE\tSTATUS\tPROBLEM")
+		for _, n := range r.Nodes {
+			fmt.Fprintf(tw, "%s\t%s\t%s\n", n.Name, n.Status, n.Problem)
 		}
 		if err := flush(); err != nil {
 			return err

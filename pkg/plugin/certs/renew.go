@@ -15,7 +15,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 
+	"github.com/clusterops/kubectl-clusterops/pkg/agent"
 	"github.com/clusterops/kubectl-clusterops/pkg/certs"
 )
 
@@ -32,19 +34,28 @@ type CertsRenewOptions struct {
 	RestartWait       time.Duration
 	RestartTimeout    time.Duration
 	NodeName          string
+	KeepBackups       int
 
-	output   *cmdutil.OutputFlags
-	printer  *cmdutil.Printer
-	validity time.Duration
-	mirror   certs.MirrorPods
-	now      func() time.Time
+	agents    *cmdutil.AgentFlags
+	runner    *agent.Runner
+	client    kubernetes.Interface
+	config    *rest.Config
+	output    *cmdutil.OutputFlags
+	printer   *cmdutil.Printer
+	validity  time.Duration
+	mirror    certs.MirrorPods
+	rootGiven bool
+	now       func() time.Time
 
 	genericiooptions.IOStreams
 }
 
 const certsRenewLong = `Renew leaf certificates of a kubeadm control-plane node with the same CA: the subject, SANs, key
-usages and extensions stay; the serial and lifetime are new; the private key is reused (as kubeadm
-does) unless --new-key. The client certificates embedded in admin.conf, super-admin.conf,
+usages and extensions stay; the serial and lifetime are new; the private key is reused unless
+--new-key. This differs from kubeadm, whose renewal always makes a new key: with the same key each
+certificate is one file replaced atomically, so kube-apiserver and etcd, which reload their files
+while they run, never load a certificate with another key. Pass --new-key when a key may have
+leaked or your policy rotates keys. The client certificates embedded in admin.conf, super-admin.conf,
 controller-manager.conf and scheduler.conf are renewed in place; every other kubeconfig entry stays.
 
 NAME is all, or any of: ` + "admin.conf, apiserver, apiserver-etcd-client, apiserver-kubelet-client,\ncontroller-manager.conf, etcd-healthcheck-client, etcd-peer, etcd-server, front-proxy-client,\nscheduler.conf, super-admin.conf" + `.
@@ -57,10 +68,17 @@ Safety:
   - Then the cert dir and the kubeconfigs are copied to
     <root>/etc/kubernetes/tmp/clusterops-backup-<timestamp>/ (with a SHA256SUMS file); the backup
     folder only appears once it is complete. 'cp -a <backup>/etc <root>/' restores it.
+  - One renewal at a time: a run that writes holds <root>/etc/kubernetes/tmp/clusterops-certs.lock
+    (through --restart-static-pods too); a second run gets one line and exit 3.
+  - First, it finishes what an interrupted run left (a --new-key pair written beside the old
+    files is put in place, or removed if it does not match), so it signs for the key in place.
   - Every file is replaced atomically (temp file in the same dir, fsync, rename), so a crash or a
     full disk leaves each certificate and key either old or new, never mixed.
   - A certificate whose CA key is absent (an externally managed CA) is refused; --csr-only writes
     certificate requests for your external CA instead and changes nothing else.
+  - After writing, every renewed pair is read back and checked.
+  - Only the last --keep-backups (default 5) of its backups stay, since each holds every CA key;
+    the removed ones are printed. Nothing else in <root>/etc/kubernetes/tmp is touched.
 
 Afterwards the command prints exactly which static pods must restart to load the new files.
 --restart-static-pods restarts them one at a time: each manifest is moved out of the manifests
@@ -78,6 +96,10 @@ const certsRenewExample = `  # See what would be renewed and restarted; writes n
   # Renew everything on this control-plane node and restart the static pods one by one
   kubectl clusterops certs renew all --root / --restart-static-pods
 
+  # From a laptop, no SSH: every control-plane node, one at a time (agent pods); each node's
+  # static pods restart, and its kube-apiserver /readyz and etcd must be healthy before the next
+  kubectl clusterops certs renew all --control-plane
+
   # Renew two certificates with new keys, valid for two years
   kubectl clusterops certs renew apiserver front-proxy-client --root / --new-key --validity 730d
 
@@ -86,8 +108,8 @@ const certsRenewExample = `  # See what would be renewed and restarted; writes n
 
 // NewCmdCertsRenew returns `certs renew`.
 func NewCmdCertsRenew(f cmdutil.Factory, streams genericiooptions.IOStreams) *cobra.Command {
-	o := &CertsRenewOptions{output: cmdutil.NewOutputFlags(), Validity: "365d", RestartWait: 20 * time.Second,
-		RestartTimeout: 2 * time.Minute, now: time.Now, IOStreams: streams}
+	o := &CertsRenewOptions{output: cmdutil.NewOutputFlags(), agents: cmdutil.NewAgentFlags(15 * time.Minute), Validity: "365d", RestartWait: 20 * time.Second,
+		RestartTimeout: 2 * time.Minute, KeepBackups: 5, now: time.Now, IOStreams: streams}
 	cmd := cmdutil.NewCommand(&cobra.Command{
 		Use:       "renew all|NAME...",
 		Short:     "Renew control-plane certificates with the same CA, after a backup",
@@ -97,7 +119,8 @@ func NewCmdCertsRenew(f cmdutil.Factory, streams genericiooptions.IOStreams) *co
 		ValidArgs: append([]string{"all"}, certs.RenewableNames()...),
 	}, f, o)
 	o.node.add(cmd, "", "The node's filesystem root that holds kubeadm's layout (required; / on the node itself).")
-	cmd.Flags().BoolVar(&o.NewKey, "new-key", false, "Make a new private key of the same type instead of reusing the old one.")
+	o.agents.AddFlags(cmd, true, true)
+	cmd.Flags().BoolVar(&o.NewKey, "new-key", false, "Make a new private key of the same type instead of reusing the old one (kubeadm's renewal always does).")
 	cmd.Flags().StringVar(&o.Validity, "validity", o.Validity, "Lifetime of the renewed certificates (e.g. 365d, 8760h), never past the CA's own expiry.")
 	cmd.Flags().BoolVar(&o.DryRun, "dry-run", false, "Check everything and print what would be renewed; write nothing.")
 	cmd.Flags().BoolVar(&o.CSROnly, "csr-only", false, "Write certificate requests for an external CA instead of renewing.")
@@ -106,6 +129,7 @@ func NewCmdCertsRenew(f cmdutil.Factory, streams genericiooptions.IOStreams) *co
 	cmd.Flags().DurationVar(&o.RestartWait, "restart-wait", o.RestartWait, "How long a manifest stays out of the manifests dir when no mirror pod can be watched.")
 	cmd.Flags().DurationVar(&o.RestartTimeout, "restart-timeout", o.RestartTimeout, "How long to wait for a mirror pod to go and to come back.")
 	cmd.Flags().StringVar(&o.NodeName, "node-name", "", "This node's name, to find its mirror pods (default: the host name).")
+	cmd.Flags().IntVar(&o.KeepBackups, "keep-backups", o.KeepBackups, "How many of its backup folders (each holds every CA key) to keep in <root>/etc/kubernetes/tmp, the new one included; older ones are removed and listed. 0 keeps all.")
 	o.output.AddFlags(cmd)
 	return cmd
 }
@@ -114,11 +138,14 @@ func NewCmdCertsRenew(f cmdutil.Factory, streams genericiooptions.IOStreams) *co
 func (o *CertsRenewOptions) Complete(f cmdutil.Factory, cmd *cobra.Command, args []string) error {
 	o.Names = args
 	var err error
-	if o.validity, err = parseLongDuration("validity", o.Validity); err != nil {
+	if o.validity, err = cmdutil.ParseLongDuration("validity", o.Validity); err != nil {
 		return cmdutil.UsageError(cmd.CommandPath(), err)
 	}
 	if o.printer, err = o.output.ToPrinter(); err != nil {
 		return err
+	}
+	if o.agents.Enabled() {
+		return o.completeNodes(f, cmd)
 	}
 	if !o.RestartStaticPods || o.DryRun {
 		return nil
@@ -135,6 +162,9 @@ func (o *CertsRenewOptions) Complete(f cmdutil.Factory, cmd *cobra.Command, args
 
 // Validate checks flag combinations; it does no I/O.
 func (o *CertsRenewOptions) Validate() error {
+	if o.agents.Enabled() {
+		return o.validateNodes()
+	}
 	switch {
 	case o.node.root == "":
 		return errors.New("--root is required: the node's filesystem root that holds " +
@@ -143,8 +173,11 @@ func (o *CertsRenewOptions) Validate() error {
 		return errors.New("--csr-only changes no certificate: drop --restart-static-pods")
 	case o.validity < time.Hour:
 		return fmt.Errorf("--validity %s is too short: use at least 1h", o.Validity)
+	case o.KeepBackups < 0:
+		return fmt.Errorf("--keep-backups %d: use 0 (keep all) or more", o.KeepBackups)
 	}
-	return nil
+	_, err := certs.RenewNames(o.Names)
+	return err
 }
 
 // renewOutput is printed with kind CertificateRenewal.
@@ -155,9 +188,26 @@ type renewOutput struct {
 
 // Run renews, prints the result, and restarts static pods when asked.
 func (o *CertsRenewOptions) Run(ctx context.Context) error {
+	if o.agents.Enabled() {
+		return o.runNodes(ctx)
+	}
 	l := o.node.layout()
-	res, err := certs.Renew(l, certs.RenewOptions{Names: o.Names, NewKey: o.NewKey, Validity: o.validity,
-		DryRun: o.DryRun, CSROnly: o.CSROnly, CSRDir: o.CSRDir}, o.now())
+	opts := certs.RenewOptions{Names: o.Names, NewKey: o.NewKey, Validity: o.validity,
+		DryRun: o.DryRun, CSROnly: o.CSROnly, CSRDir: o.CSRDir, KeepBackups: o.KeepBackups}
+	if err := l.Validate(); err != nil {
+		return &cmdutil.ExitError{Code: cmdutil.ExitCannotRun, Err: err}
+	}
+	if !o.DryRun && !o.CSROnly {
+		// One lock for the renewal and the restarts after it: a second run would take this one's
+		// parked manifests and half-written pairs for an interrupted run's.
+		lock, err := certs.LockRenewal(l)
+		if err != nil {
+			return &cmdutil.ExitError{Code: cmdutil.ExitCannotRun, Err: err}
+		}
+		defer lock.Release()
+		opts.Lock = lock
+	}
+	res, err := certs.Renew(l, opts, o.now())
 	if err != nil {
 		return &cmdutil.ExitError{Code: cmdutil.ExitCannotRun, Err: err}
 	}
@@ -206,6 +256,9 @@ func renewTable(w io.Writer, out renewOutput) error {
 	defer flush()
 	if out.BackupDir != "" {
 		fmt.Fprintf(w, "\nBackup of the previous files: %s (restore: cp -a %s/etc <root>/)\n", out.BackupDir, out.BackupDir)
+	}
+	for _, p := range out.PrunedBackups {
+		fmt.Fprintf(w, "Removed the older backup %s (--keep-backups)\n", p)
 	}
 	if out.CSROnly {
 		fmt.Fprintln(w, "\nNothing was renewed: have your external CA sign the requests, then install the certificates.")

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/clusterops/kubectl-clusterops/pkg/agent"
 	"github.com/clusterops/kubectl-clusterops/pkg/plugin/cmdutil"
 
 	"github.com/spf13/cobra"
@@ -31,13 +32,18 @@ func NewCmdCluster(f cmdutil.Factory, streams genericiooptions.IOStreams) *cobra
 type ClusterStatusOptions struct {
 	Root string
 
+	agents *cmdutil.AgentFlags
+	runner *agent.Runner
+
 	output  *cmdutil.OutputFlags
 	printer *cmdutil.Printer
 	kube    kubernetes.Interface
 	server  string
 	timeout time.Duration
 	health  cluster.HealthChecker
-	now     func() time.Time
+	// runnerErr is why no agent runner could be built (a dev build without --image).
+	runnerErr error
+	now       func() time.Time
 	genericiooptions.IOStreams
 }
 
@@ -52,7 +58,9 @@ const clusterStatusLong = `Show the cluster the way the architecture diagram dra
                  kube-proxy (DaemonSet ready, mode from its ConfigMap)
   Networking     the CNI plugin, detected from known DaemonSets (calico, cilium, flannel, weave,
                  antrea, kube-router, canal, kindnet) and, with --root, from the CNI configs in
-                 ROOT/etc/cni/net.d (reference plugins such as bridge too); pod CIDRs per node
+                 ROOT/etc/cni/net.d (reference plugins such as bridge too) -- or, from a laptop,
+                 with --node NAME or --control-plane, from that node's /etc/cni/net.d read by a
+                 short-lived agent pod (see below); pod CIDRs per node
                  against the cluster pod subnet (kubeadm-config); service CIDRs (ServiceCIDR
                  API); overlaps and exhaustion; NetworkPolicies and whether the detected CNI
                  enforces them (a built-in table; the source of each answer is shown)
@@ -61,6 +69,13 @@ What it cannot read (Forbidden) is listed, and everything else is still shown. e
 shown from their static pods and the API server's etcd checks; with --root, the etcd members are
 listed from etcd itself with the API server's etcd client certificate (its --etcd-* flags, read
 under ROOT): name, client URLs, reachable, leader, version, DB size.
+
+The agent (--node NAME, or --control-plane: the first Ready control-plane node by name) is
+opt-in: without these flags no pod is made and the CNI is detected from the API only, as
+before. The pod mounts /etc/cni/net.d read-only, has no host network and no API access, and is
+deleted when the command ends (docs/guide/agent.md). When it cannot run (forbidden, Pod
+Security, image, node not Ready), the report still comes back: the CNI configs part says why
+(networking.cni.configsError) and counts as a warning.
 
 Exit codes:
   0  healthy: no problem and no warning
@@ -71,7 +86,7 @@ Exit codes:
 
 // NewCmdClusterStatus returns `cluster status`.
 func NewCmdClusterStatus(f cmdutil.Factory, streams genericiooptions.IOStreams) *cobra.Command {
-	o := &ClusterStatusOptions{output: cmdutil.NewOutputFlags(), now: time.Now, IOStreams: streams}
+	o := &ClusterStatusOptions{output: cmdutil.NewOutputFlags(), agents: cmdutil.NewAgentFlags(2 * time.Minute), now: time.Now, IOStreams: streams}
 	cmd := cmdutil.NewCommand(&cobra.Command{
 		Use:   "status [--root ROOT]",
 		Short: "Control plane, nodes, add-ons and networking in one view, with a problem summary",
@@ -81,12 +96,18 @@ func NewCmdClusterStatus(f cmdutil.Factory, streams genericiooptions.IOStreams) 
   # On a node: also detect the CNI from /etc/cni/net.d
   kubectl clusterops cluster status --root /
 
+  # From a laptop: the same, read on a control-plane node by an agent pod
+  kubectl clusterops cluster status --control-plane
+
   # Only the problems
   kubectl clusterops cluster status -o jsonpath='{range .problems[*]}{.severity}: {.message}{"\n"}{end}'`,
 		Args: cmdutil.UsageArgs(cobra.NoArgs),
 	}, f, o)
 	cmdutil.AddRootFlag(cmd, &o.Root, "", "A control-plane node's root (/ on the node): read its etc/cni/net.d for the CNI, and list the etcd members with the API server's etcd client certificate.")
+	o.agents.AddFlags(cmd, true, false)
+	cmd.Flags().BoolVar(&o.agents.ControlPlane, "control-plane", false, "Read the CNI configs on the first Ready node labelled "+agent.LabelControlPlane+" through an agent pod.")
 	o.output.AddFlags(cmd)
+	cmdutil.AddFleetFlags(cmd, f, streams, NewCmdClusterStatus)
 	return cmd
 }
 
@@ -101,11 +122,28 @@ func (o *ClusterStatusOptions) Complete(f cmdutil.Factory, _ *cobra.Command, _ [
 	}
 	o.server, o.timeout = f.Server(), f.Timeout()
 	o.health = restHealth{o.kube.Discovery().RESTClient()}
+	if o.agents.Enabled() {
+		// A dev build without --image cannot run the agent: that part is marked, the rest shown.
+		if o.runner, err = o.agents.Runner(f, o.ErrOut); err != nil {
+			o.runnerErr = err
+		}
+	}
 	return nil
 }
 
-// Validate checks the options; there is nothing to check.
-func (o *ClusterStatusOptions) Validate() error { return nil }
+// Validate checks the flags; it does no I/O.
+func (o *ClusterStatusOptions) Validate() error {
+	if !o.agents.Enabled() {
+		return nil
+	}
+	if o.Root != "" {
+		return errors.New("--root reads a local filesystem; --node and --control-plane read a node through an agent pod: pass one or the other")
+	}
+	if n := len(o.agents.Selection().Names); n > 1 || (n == 1 && o.agents.ControlPlane) {
+		return errors.New("the CNI configs are read on one node: pass one --node, or --control-plane")
+	}
+	return o.agents.Validate()
+}
 
 // restHealth reads the API server's health endpoints through the REST client.
 type restHealth struct{ rc rest.Interface }
@@ -131,9 +169,18 @@ func cutQuery(s string) (string, string, bool) {
 
 // Run collects the status, prints it, and maps its worst finding to the exit code.
 func (o *ClusterStatusOptions) Run(ctx context.Context) error {
+	in := cluster.Inputs{Client: o.kube, Health: o.health, Root: o.Root}
+	if o.agents.Enabled() {
+		// The agent pod has its own deadline (--agent-timeout), not the request timeout.
+		nc, err := o.nodeCNI(ctx)
+		if err != nil {
+			return err
+		}
+		in.NodeCNI = nc
+	}
 	ctx, cancel := context.WithTimeout(ctx, o.timeout)
 	defer cancel()
-	st, err := cluster.Collect(ctx, cluster.Inputs{Client: o.kube, Health: o.health, Root: o.Root}, o.now())
+	st, err := cluster.Collect(ctx, in, o.now())
 	if err != nil {
 		var un *cluster.ErrUnreachable
 		if errors.As(err, &un) {

@@ -144,6 +144,12 @@ func networkingSection(out io.Writer, st *cluster.Status) {
 		}
 		fmt.Fprintf(out, "%s %s (from %s%s)\n", label, d.Name, d.Source, ready)
 	}
+	switch {
+	case n.CNI.ConfigsError != "":
+		fmt.Fprintf(out, "  CNI configs of node %s: not read (%s)\n", cmdutil.OrDash(n.CNI.ConfigsFrom), n.CNI.ConfigsError)
+	case n.CNI.ConfigsFrom != "":
+		fmt.Fprintf(out, "  CNI configs read on node %s by an agent pod\n", n.CNI.ConfigsFrom)
+	}
 	fmt.Fprintf(out, "  NetworkPolicies: %d", n.NetworkPolicies.Count)
 	if n.NetworkPolicies.Count > 0 {
 		fmt.Fprintf(out, " in %s", strings.Join(n.NetworkPolicies.Namespaces, ", "))

@@ -73,6 +73,9 @@ type ClientOptions struct {
 	Protobuf bool
 	// MaxTimeout caps the per-request timeout (completion must not hang a shell).
 	MaxTimeout time.Duration
+	// Anonymous drops every credential (rest.AnonymousClientConfig) and keeps the server, its CA
+	// and the TLS settings: a probe of /version that does not depend on the user.
+	Anonymous bool
 }
 
 // NewFactory returns the Factory for the kubectl global flags.
@@ -129,6 +132,9 @@ func (f *factory) configWith(o ClientOptions) (*rest.Config, error) {
 	if o.Protobuf {
 		cfg.AcceptContentTypes = "application/vnd.kubernetes.protobuf,application/json"
 		cfg.ContentType = "application/vnd.kubernetes.protobuf"
+	}
+	if o.Anonymous {
+		cfg = rest.AnonymousClientConfig(cfg)
 	}
 	if o.MaxTimeout > 0 && (cfg.Timeout <= 0 || cfg.Timeout > o.MaxTimeout) {
 		cfg.Timeout = o.MaxTimeout

@@ -150,7 +150,8 @@ func NewCmdEtcd(f cmdutil.Factory, streams genericiooptions.IOStreams) *cobra.Co
 		NewCmdSnapshotStatus(f, streams),
 		NewCmdSnapshotVerify(f, streams),
 		NewCmdSnapshotRestore(f, streams, root),
-		NewCmdSnapshotSchedule(f, streams, root),
+		NewCmdSnapshotStream(streams, root),
+		NewCmdSnapshotReceive(streams),
 	)
 	cmd.AddCommand(snapshot, NewCmdEtcdMembers(f, streams, root))
 	return cmd
@@ -257,6 +258,9 @@ func membersTable(w io.Writer, ms *backup.Members) error {
 	}
 	for _, a := range ms.Alarms {
 		fmt.Fprintf(w, "ALARM %s on member %s\n", a.Alarm, a.MemberID)
+	}
+	if ms.AlarmsError != "" {
+		fmt.Fprintf(w, "UNHEALTHY: %s (an active NOSPACE or CORRUPT alarm would not show)\n", ms.AlarmsError)
 	}
 	return nil
 }

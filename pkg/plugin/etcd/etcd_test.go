@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/clusterops/kubectl-clusterops/pkg/backup"
 	"github.com/clusterops/kubectl-clusterops/pkg/plugin/cmdutil"
 	"github.com/clusterops/kubectl-clusterops/pkg/plugin/cmdutil/cmdtest"
 )
@@ -51,7 +52,6 @@ func TestEtcdBadInput(t *testing.T) {
 		{[]string{"snapshot", "list", filepath.Join(dir, "nope")}, "no such directory"},
 		{[]string{"snapshot", "status"}, "accepts 1 arg"},
 		{[]string{"snapshot", "verify", filepath.Join(dir, "nope.db")}, "no such snapshot file"},
-		{[]string{"snapshot", "schedule", "--schedule", "daily"}, "--schedule"},
 		{[]string{"snapshot", "frobnicate"}, "unknown command"},
 	} {
 		msg, code := runEtcd(t, c.args...)
@@ -82,10 +82,56 @@ func TestSnapshotProgress(t *testing.T) {
 	}
 	out.Reset()
 	p.tty = false
-	p.update(100 << 20)
+	if p.callback() != nil {
+		t.Error("without a terminal, Save gets a progress callback")
+	}
 	now = start.Add(4 * time.Second)
-	p.done(true)
+	p.done(&backup.Metadata{Size: 100 << 20}, true)
 	if got := out.String(); got != "Streamed 100.0 MiB in 4s (25.0 MiB/s)\n" {
 		t.Errorf("non-TTY output %q", got)
+	}
+}
+
+// Defect 10 (issue 14): --update-manifest refuses, with one line and exit 3, while the
+// kube-apiserver manifest is still in the manifests dir: nothing is restored and the etcd manifest
+// is unchanged. (test/e2e TestDefect10RestoreUpdateManifestRefusesRunningAPIServer proves it on the
+// real harness, with a restore that goes through once the manifest is moved out.)
+func TestDefect10RestoreUpdateManifestRefusesRunningAPIServer(t *testing.T) {
+	cmdtest.Isolate(t)
+	root := t.TempDir()
+	manifests := filepath.Join(root, "etc", "kubernetes", "manifests")
+	os.MkdirAll(manifests, 0o755)
+	etcd := "apiVersion: v1\nkind: Pod\nmetadata:\n  name: etcd\nspec:\n  containers:\n  - name: etcd\n    command:\n    - etcd\n    - --data-dir=/var/lib/etcd\n    - --name=cp\n"
+	os.WriteFile(filepath.Join(manifests, "etcd.yaml"), []byte(etcd), 0o600)
+	os.WriteFile(filepath.Join(manifests, "kube-apiserver.yaml"), []byte("kind: Pod\n"), 0o600)
+	dataDir := filepath.Join(root, "var", "lib", "etcd-restored")
+	for _, extra := range [][]string{nil, {"--dry-run"}} {
+		args := append([]string{"snapshot", "restore", filepath.Join(root, "snap.db"), "--data-dir", dataDir,
+			"--update-manifest", "--root", root}, extra...)
+		msg, code := runEtcd(t, args...)
+		if code != cmdutil.ExitCannotRun || !strings.Contains(msg, "kube-apiserver is still running") ||
+			!strings.Contains(msg, "--force-while-apiserver-running") || strings.Contains(strings.TrimSpace(msg), "\n") {
+			t.Errorf("%v: exit %d %q", extra, code, msg)
+		}
+	}
+	if got, _ := os.ReadFile(filepath.Join(manifests, "etcd.yaml")); string(got) != etcd {
+		t.Error("the etcd manifest changed")
+	}
+	if _, err := os.Stat(dataDir); err == nil {
+		t.Error("a refused restore created its data dir")
+	}
+	if _, err := os.Stat(filepath.Join(root, "etc", "kubernetes", "tmp")); err == nil {
+		t.Error("a refused restore wrote a manifest backup")
+	}
+	// The flag alone, without --update-manifest, is bad input.
+	msg, code := runEtcd(t, "snapshot", "restore", "x.db", "--data-dir", dataDir, "--force-while-apiserver-running")
+	if code != cmdutil.ExitCannotRun || !strings.Contains(msg, "only applies to --update-manifest") {
+		t.Errorf("--force-while-apiserver-running alone: exit %d %q", code, msg)
+	}
+	// With the flag, the check passes (the restore then fails on the missing snapshot file, after it).
+	msg, _ = runEtcd(t, "snapshot", "restore", filepath.Join(root, "snap.db"), "--data-dir", dataDir,
+		"--update-manifest", "--root", root, "--force-while-apiserver-running")
+	if strings.Contains(msg, "kube-apiserver is still running") {
+		t.Errorf("--force-while-apiserver-running: still refused: %q", msg)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
 	"github.com/clusterops/kubectl-clusterops/pkg/backup"
+	"github.com/clusterops/kubectl-clusterops/pkg/backup/objstore"
 )
 
 // snapshotList is the result of `snapshot list`.
@@ -35,18 +36,25 @@ type SnapshotListOptions struct {
 func NewCmdSnapshotList(f cmdutil.Factory, streams genericiooptions.IOStreams) *cobra.Command {
 	o := &SnapshotListOptions{output: cmdutil.NewOutputFlags(), IOStreams: streams}
 	cmd := cmdutil.NewCommand(&cobra.Command{
-		Use:   "list DIR",
-		Short: "List the snapshots of a directory with their metadata and verification state",
+		Use:   "list DIR|s3://BUCKET/PREFIX",
+		Short: "List the snapshots of a directory or bucket with their metadata and verification state",
 		Long: `List the snapshots (*.db) of DIR, newest first, with their sidecar metadata and state:
   verified    the sha256 matches the sidecar and etcd's integrity hash matches
   no-sidecar  etcd's integrity hash matches, but there is no FILE.json to compare with
   unchecked   (--quick) the size matches the sidecar; the file was not hashed
   corrupt     anything else (see DETAIL)
 
+In a bucket (s3://BUCKET/PREFIX; credentials and endpoint from the AWS_* variables, see
+snapshot save) only the sidecars are downloaded: a snapshot whose size matches its sidecar is
+"unchecked"; verify one (snapshot verify s3://...) to hash it and test-restore it.
+
 Exit codes: 0 all verified; 1 a snapshot without sidecar; 2 a corrupt snapshot;
 3 could not run.`,
 		Example: `  # The snapshots in a backup folder, with metadata and verification state
   kubectl clusterops etcd snapshot list /var/backups/etcd
+
+  # The snapshots in a bucket, with their sidecars
+  kubectl clusterops etcd snapshot list s3://backups/etcd/prod
 
   # Fast: compare sizes with the sidecars instead of hashing, as JSON
   kubectl clusterops etcd snapshot list /var/backups/etcd --quick -o json`,
@@ -68,9 +76,15 @@ func (o *SnapshotListOptions) Complete(_ cmdutil.Factory, _ *cobra.Command, args
 // Validate has nothing to check beyond the arguments.
 func (o *SnapshotListOptions) Validate() error { return nil }
 
-// Run lists DIR; the exit code is the worst state found.
-func (o *SnapshotListOptions) Run(context.Context) error {
-	entries, err := backup.List(o.Dir, o.Quick)
+// Run lists DIR (or the bucket); the exit code is the worst state found.
+func (o *SnapshotListOptions) Run(ctx context.Context) error {
+	var entries []backup.Entry
+	var err error
+	if objstore.IsURL(o.Dir) {
+		entries, err = listBucket(ctx, o.Dir)
+	} else {
+		entries, err = backup.List(o.Dir, o.Quick)
+	}
 	if err != nil {
 		return err
 	}
@@ -124,7 +138,7 @@ type SnapshotStatusOptions struct {
 func NewCmdSnapshotStatus(f cmdutil.Factory, streams genericiooptions.IOStreams) *cobra.Command {
 	o := &SnapshotStatusOptions{output: cmdutil.NewOutputFlags(), IOStreams: streams}
 	cmd := cmdutil.NewCommand(&cobra.Command{
-		Use:   "status FILE",
+		Use:   "status FILE|s3://BUCKET/PREFIX/FILE",
 		Short: "Show a snapshot's hash, revision, keys, size and version (like etcdutl snapshot status)",
 		Long: `Show the status of a snapshot file: hash, revision, total keys, total size and storage
 version, computed by etcdutl's own code (the same numbers as etcdutl snapshot status -w json),
@@ -133,6 +147,9 @@ plus the file's sha256 and whether it matches the sidecar.
 The file must carry the sha256 etcd appends to every snapshot, and it must match: a
 truncated or modified file is reported as corrupt. --contents counts the Kubernetes objects
 under /registry by resource and namespace.
+
+An s3:// URL is downloaded (with its sidecar, hash-checked) into a temp dir that is
+removed afterwards; credentials and endpoint from the AWS_* variables (see snapshot save).
 
 Exit codes: 0 the snapshot is intact; 2 it is corrupt or does not match its sidecar;
 3 could not run (no such file).`,
@@ -160,8 +177,16 @@ func (o *SnapshotStatusOptions) Complete(_ cmdutil.Factory, _ *cobra.Command, ar
 func (o *SnapshotStatusOptions) Validate() error { return nil }
 
 // Run computes the status with etcdutl's code and prints it.
-func (o *SnapshotStatusOptions) Run(context.Context) error {
-	st, err := backup.SnapshotStatus(o.File, o.Contents)
+func (o *SnapshotStatusOptions) Run(ctx context.Context) error {
+	local, cleanup, err := fetchSource(ctx, o.File, os.TempDir())
+	defer cleanup()
+	if err != nil {
+		return err
+	}
+	st, err := backup.SnapshotStatus(local, o.Contents)
+	if st != nil {
+		st.File = o.File
+	}
 	if err != nil {
 		if errors.Is(err, backup.ErrIntegrity) {
 			return snapshotError(err)
@@ -202,7 +227,7 @@ type SnapshotVerifyOptions struct {
 func NewCmdSnapshotVerify(f cmdutil.Factory, streams genericiooptions.IOStreams) *cobra.Command {
 	o := &SnapshotVerifyOptions{TmpDir: os.TempDir(), output: cmdutil.NewOutputFlags(), IOStreams: streams}
 	cmd := cmdutil.NewCommand(&cobra.Command{
-		Use:   "verify FILE",
+		Use:   "verify FILE|s3://BUCKET/PREFIX/FILE",
 		Short: "Verify a snapshot: sidecar sha256, etcd's integrity hash, and a real test restore",
 		Long: `Verify a snapshot end to end:
   sidecar         the file's sha256 and size match FILE.json written at save time
@@ -210,7 +235,8 @@ func NewCmdSnapshotVerify(f cmdutil.Factory, streams genericiooptions.IOStreams)
   database        etcdutl's status code checks the bolt database
   restore         etcd's own restore code restores it into a temp dir under --tmp-dir
   open            the restored database opens with the snapshot's revision and key count
-The temp dir is removed.
+The temp dir is removed. An s3:// URL is first downloaded (with its sidecar, hash-checked)
+under --tmp-dir; credentials and endpoint from the AWS_* variables (see snapshot save).
 
 Exit codes: 0 valid; 1 valid but without a sidecar; 2 invalid; 3 could not run.`,
 		Example: `  # Check the hashes and restore into a temp dir (exit non-zero on any problem)
@@ -243,11 +269,17 @@ func (o *SnapshotVerifyOptions) Validate() error {
 }
 
 // Run verifies the snapshot end to end; the exit code is the worst check.
-func (o *SnapshotVerifyOptions) Run(context.Context) error {
-	v, err := backup.Verify(o.File, o.TmpDir)
+func (o *SnapshotVerifyOptions) Run(ctx context.Context) error {
+	local, cleanup, err := fetchSource(ctx, o.File, o.TmpDir)
+	defer cleanup()
 	if err != nil {
 		return err
 	}
+	v, err := backup.Verify(local, o.TmpDir)
+	if err != nil {
+		return err
+	}
+	v.File = o.File
 	if err := o.printer.Print(o.Out, "EtcdSnapshotVerification", v, func(w io.Writer) error {
 		fmt.Fprintln(w, "CHECK\tRESULT\tDETAIL")
 		for _, c := range v.Checks {

@@ -25,31 +25,32 @@ type RBACAuditOptions struct {
 	genericiooptions.IOStreams
 }
 
-const auditLong = `Check every Role, ClusterRole and binding for risky permissions and broken
-bindings, and report each finding with a severity (high, medium, low):
+// auditLong lists every check from rbac.CheckInfos.
+func auditLong() string {
+	var b strings.Builder
+	b.WriteString(`Check every Role, ClusterRole and binding for risky permissions and broken
+bindings, and report each finding with a severity (high, medium, low). Every check that
+applies is reported (a "*" rule is also secrets-read, pods-exec-attach, ...):
 
-  wildcard                      "*" in verbs, resources, API groups or URLs (high)
-  secrets-read                  get/list/watch on secrets (high; get only: medium; named: low)
-  pods-exec-attach              pods/exec or pods/attach (high)
-  escalate-bind-impersonate     the escalate, bind or impersonate verbs (high)
-  nodes-proxy                   nodes/proxy: the kubelet API (high)
-  csr-approval                  approving certificate signing requests (high; half of it: medium)
-  serviceaccount-token          serviceaccounts/token create (medium)
-  kube-system-pod-create        a binding that lets its subjects create pods or workloads in
-                                kube-system (high)
-  system-masters-binding        a binding to the group system:masters (high)
-  missing-role                  a binding that names a role that does not exist (medium)
-  readonly-name-grants-writes   a role named like read-only (readonly, view, viewer, reader,
-                                ro, ...) that grants write verbs (high)
-  unserved-api-group            a rule naming an API group the cluster does not serve, such as
-                                "extensions" (low)
-
-Built-in roles and bindings (names starting with "system:" or "kubeadm:", or labelled
-kubernetes.io/bootstrapping=rbac-defaults) are skipped unless --include-system.
+`)
+	for _, id := range rbac.AllChecks {
+		info := rbac.CheckInfos[id]
+		fmt.Fprintf(&b, "  %-37s %s [%s]\n", id, info.Short, info.Severity)
+	}
+	b.WriteString(`
+Built-in roles and bindings are skipped unless --include-system: the API server's bootstrap
+objects (label kubernetes.io/bootstrapping=rbac-defaults, with a name the API server uses)
+and kubeadm's own. A binding someone made to a built-in role (edit, admin, cluster-admin,
+...) is judged by what that role grants, and a role or binding with a system: name that is
+not built in is audited and reported (reserved-system-name). Rules bound through a Role or
+RoleBinding are judged in their namespace: cluster-scoped parts grant nothing there.
+docs/guide/rbac.md maps each check to kubescape, rbac-police, KubiScan and rbac-tool.
 
 Exit codes: 0 no findings (or --fail-on none); 1 findings, none at or above --fail-on;
 2 findings at or above --fail-on (default high); 3 bad input, unreachable or forbidden
-cluster (you need list on roles, clusterroles and bindings).`
+cluster (you need list on roles, clusterroles and bindings).`)
+	return b.String()
+}
 
 // NewCmdRBACAudit returns `rbac audit`.
 func NewCmdRBACAudit(f cmdutil.Factory, streams genericiooptions.IOStreams) *cobra.Command {
@@ -57,7 +58,7 @@ func NewCmdRBACAudit(f cmdutil.Factory, streams genericiooptions.IOStreams) *cob
 	cmd := cmdutil.NewCommand(&cobra.Command{
 		Use:   "audit",
 		Short: "Find risky permissions and broken bindings, with a severity",
-		Long:  auditLong,
+		Long:  auditLong(),
 		Example: `  # Risky permissions, high severity first
   kubectl clusterops rbac audit
 
@@ -71,6 +72,7 @@ func NewCmdRBACAudit(f cmdutil.Factory, streams genericiooptions.IOStreams) *cob
 	cmd.Flags().StringVar(&o.FailOn, "fail-on", o.FailOn, "Exit 2 when a finding has this severity or a higher one: high, medium, low or none.")
 	cmd.Flags().BoolVar(&o.IncludeSystem, "include-system", false, "Also audit the built-in system roles and bindings.")
 	o.output.AddFlags(cmd)
+	cmdutil.AddFleetFlags(cmd, f, streams, NewCmdRBACAudit)
 	return cmd
 }
 
@@ -108,7 +110,11 @@ func (o *RBACAuditOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return cmdutil.FriendlyError(err, o.client.server)
 	}
-	res := rbac.Audit(snap, rbac.AuditOptions{IncludeSystem: o.IncludeSystem, ServedGroups: served})
+	opts := rbac.AuditOptions{IncludeSystem: o.IncludeSystem, ServedGroups: served}
+	if all, err := rbac.NewResolver(o.client.discovery).Resources(false); err == nil {
+		opts.ClusterScoped = rbac.ScopeFromDiscovery(all)
+	}
+	res := rbac.Audit(snap, opts)
 	err = o.printer.Print(o.Out, "RBACAudit", res, func(w io.Writer) error {
 		if len(res.Findings) == 0 {
 			fmt.Fprintf(w, "No findings (%d roles, %d cluster roles, %d role bindings, %d cluster role bindings checked).\n",

@@ -38,8 +38,9 @@ binding subject that matched (the subject itself or one of its groups). SUBJECT 
 user:NAME (or just NAME), group:NAME, or serviceaccount:NAMESPACE:NAME (sa:NS:NAME).
 
 A service account's groups (system:serviceaccounts, system:serviceaccounts:NS) always
-count; system:authenticated counts unless --authenticated=false; add other groups the
-subject is in with --group. With -n NS only that namespace's RoleBindings (and every
+count; system:authenticated counts unless --authenticated=false (system:anonymous, or a
+subject in system:unauthenticated, gets system:unauthenticated instead, as the API server
+does); add other groups the subject is in with --group. With -n NS only that namespace's RoleBindings (and every
 ClusterRoleBinding) are shown. Bindings that name a missing role are listed too.
 
 Exit codes: 0 printed; 3 bad input, unreachable or forbidden cluster.`,
@@ -87,6 +88,11 @@ func (o *RBACExplainOptions) Run(ctx context.Context) error {
 		return cmdutil.FriendlyError(err, o.client.server)
 	}
 	opts := rbac.ExplainOptions{ExtraGroups: o.Groups, Authenticated: o.Authenticated, Namespace: o.client.scopedNamespace()}
+	// Which resources are cluster-scoped (a RoleBinding cannot grant them): from discovery,
+	// or the built-in list when discovery fails.
+	if served, derr := rbac.NewResolver(o.client.discovery).Resources(false); derr == nil {
+		opts.ClusterScoped = rbac.ScopeFromDiscovery(served)
+	}
 	res := rbac.Explain(snap, o.subject, opts)
 	return o.printer.Print(o.Out, "RBACExplain", res, func(w io.Writer) error {
 		if res.Privileged {
@@ -107,6 +113,10 @@ func (o *RBACExplainOptions) Run(ctx context.Context) error {
 			via := p.Via.Kind + " " + subjectName(p.Via)
 			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", scopeName(p.Namespace), strings.Join(p.Verbs, ","), what,
 				dashIfEmpty(strings.Join(p.ResourceNames, ",")), p.Binding, p.Role, via)
+		}
+		for _, p := range res.Ignored {
+			what := strings.Join(append(append([]string{}, p.NonResourceURLs...), p.Resources...), ",")
+			fmt.Fprintf(w, "Note: %s grants nothing through %s (a RoleBinding cannot grant non-resource URLs or cluster-scoped resources)\n", what, p.Binding)
 		}
 		for _, m := range res.MissingRoles {
 			fmt.Fprintf(w, "Warning: a binding of this subject names %s, which does not exist\n", m)

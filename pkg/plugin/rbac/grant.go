@@ -28,6 +28,7 @@ type RBACGrantOptions struct {
 	ClusterWide    bool
 	RoleName       string
 	TakeOver       bool
+	AllowRisky     []string
 	DryRun         string // none, client or server
 	Custom         rbac.RuleSpec
 
@@ -53,6 +54,10 @@ const grantExample = `  # Let alice read workloads, pods, logs and events in the
   # Custom rules: the API group of each resource comes from discovery
   kubectl clusterops rbac grant --role-name pod-restarter --verb get,list,delete --resource pods,deployments \
       --user bob -n shop
+
+  # A risky custom rule must be named: exec into pods of shop
+  kubectl clusterops rbac grant --role-name debugger --verb create --resource pods/exec --user bob -n shop \
+      --allow-risky pods-exec-attach
 
   # Take over a role made by hand (its rules are replaced by these)
   kubectl clusterops rbac grant --role-name pod-reader --verb get,list --resource pods --user bob -n shop --take-over`
@@ -91,11 +96,16 @@ kubernetes.io/bootstrapping=rbac-defaults, such as cluster-admin, admin, edit an
 and aggregated ClusterRoles (with an aggregationRule). A role or binding that the grant
 cannot read is not written either.
 
-Templates never grant escalate, bind, impersonate or "*". Custom rules may, because you
-name them yourself; a warning says so.
+Templates never grant escalate, bind, impersonate or "*"; the risks each one does carry are
+stated in its description ('rbac template list'). Custom rules go through the checks of
+'rbac audit' as they would be bound: a rule that reaches a risky check (medium or high:
+wildcards, secrets, pods/exec or */exec, nodes/proxy, signers or CSR approval,
+serviceaccounts/token, escalate, bind, impersonate, pod creation, ...) is refused, with one
+line naming the checks, unless --allow-risky names every one of them.
 
-Exit codes: 0 applied (or printed); 3 bad input, unknown template or resource, a role or
-binding that is not ours (or is protected), forbidden or failed apply.`,
+Exit codes: 0 applied (or printed); 3 bad input, unknown template or resource, risky custom
+rules not named by --allow-risky, a role or binding that is not ours (or is protected),
+forbidden or failed apply.`,
 		Example: grantExample,
 		Args:    cmdutil.UsageArgs(cobra.MaximumNArgs(1)),
 		ValidArgsFunction: func(_ *cobra.Command, args []string, _ string) ([]cobra.Completion, cobra.ShellCompDirective) {
@@ -112,6 +122,7 @@ binding that is not ours (or is protected), forbidden or failed apply.`,
 	flags.BoolVar(&o.ClusterWide, "cluster-wide", false, "Render a ClusterRole and ClusterRoleBinding instead of a Role and RoleBinding in -n.")
 	flags.StringVar(&o.RoleName, "role-name", "", "Name of the role (default clusterops-TEMPLATE; required for custom rules).")
 	flags.BoolVar(&o.TakeOver, "take-over", false, "Replace an existing role or binding that kubectl-clusterops did not make (never a system:, bootstrap or aggregated one).")
+	flags.StringSliceVar(&o.AllowRisky, "allow-risky", nil, "Grant custom rules that reach these risky audit checks (check IDs, e.g. pods-exec-attach,secrets-read).")
 	flags.StringVar(&o.DryRun, "dry-run", "none", `"none", "client" (print, send nothing) or "server" (the API server checks, nothing is stored).`)
 	flags.Lookup("dry-run").NoOptDefVal = "client"
 	flags.StringSliceVar(&o.Custom.Verbs, "verb", nil, "Custom rule: verbs (get, list, watch, create, update, patch, delete, ...).")
@@ -183,6 +194,9 @@ func (o *RBACGrantOptions) Validate() error {
 			return errors.New("custom rules need --role-name (the template's default role name is kept for the template alone)")
 		}
 	}
+	if err := rbac.ValidateCheckIDs(o.AllowRisky); err != nil {
+		return fmt.Errorf("invalid --allow-risky: %w", err)
+	}
 	switch o.DryRun {
 	case "none", "client", "server":
 	default:
@@ -213,15 +227,29 @@ func (o *RBACGrantOptions) Run(ctx context.Context) error {
 	if o.template != nil {
 		spec.Rules = append(spec.Rules, o.template.Rules...)
 	}
+	resolver := rbac.NewResolver(o.client.discovery)
 	if o.hasCustom() {
-		if err := rbac.CheckSafe([]rbac.RuleSpec{o.Custom}); err != nil {
-			fmt.Fprintf(o.ErrOut, "Warning: the custom %s, as you asked\n", err)
-		}
 		spec.Rules = append(spec.Rules, o.Custom)
 	}
-	grant, err := rbac.Render(rbac.NewResolver(o.client.discovery), spec)
+	grant, err := rbac.Render(resolver, spec)
 	if err != nil {
 		return cmdutil.FriendlyError(err, o.client.server)
+	}
+	if o.hasCustom() {
+		// The custom rules alone, as they would be bound, through the audit's own checks: a
+		// template's risks are stated in its description, custom ones must be named.
+		customOnly := spec
+		customOnly.Rules = []rbac.RuleSpec{o.Custom}
+		custom, err := rbac.Render(resolver, customOnly)
+		if err != nil {
+			return cmdutil.FriendlyError(err, o.client.server)
+		}
+		if err := rbac.CheckSafe(custom, o.AllowRisky); err != nil {
+			return err
+		}
+		for _, f := range rbac.Risks(custom) {
+			fmt.Fprintf(o.ErrOut, "Warning: granting %s as you allowed (%s)\n", f.Check, rbac.CheckInfos[f.Check].Short)
+		}
 	}
 	for _, w := range grant.Warnings {
 		fmt.Fprintf(o.ErrOut, "Warning: %s\n", w)

@@ -65,16 +65,21 @@ func NewCmdRBACMatrix(f cmdutil.Factory, streams genericiooptions.IOStreams) *co
 		Short: "Access matrix: which verbs a subject may use on every resource",
 		Long: `Show what a subject may do: one row per resource (every resource the API server
 serves, or --resource), one column per verb (default get list watch create update patch
-delete). Every cell is the API server's own answer: a SelfSubjectAccessReview for the
+delete bind escalate impersonate approve). Every cell is the API server's own answer: a SelfSubjectAccessReview for the
 current user, or a SubjectAccessReview for --as USER (with its --as-group groups),
 --group G or --serviceaccount NS:NAME. Those subjects are asked about as authenticated
-users (system:authenticated is added), as 'kubectl auth can-i --as' does; --as is used as
+users (system:authenticated is added; system:anonymous and members of
+system:unauthenticated get system:unauthenticated instead), as 'kubectl auth can-i --as' does; --as is used as
 the subject, not to impersonate (you need create on subjectaccessreviews).
 
-With -n NS the namespaced resources are asked about in that namespace; without -n the
-matrix is for cluster scope (all namespaces), cluster-scoped resources included.
-A verb a resource does not serve shows n/a and is not asked. Requests run in parallel
-(--parallel, default 32).
+With -n NS the namespaced resources are asked about in that namespace, and so are the
+namespace NS itself (get, update, patch, delete: the API server authorizes them in NS) and
+bind/escalate on clusterroles (a RoleBinding in NS may delegate a ClusterRole there);
+without -n the matrix is for cluster scope (all namespaces), cluster-scoped resources and
+the authorization-only ones (users, groups, uids, userextras/*, signers) included. The
+verbs bind and escalate are asked on roles and clusterroles, impersonate on users, groups,
+uids, userextras and serviceaccounts, approve on signers. A verb a resource does not serve
+shows n/a and is not asked. Requests run in parallel (--parallel, default 32).
 
 Exit codes: 0 the matrix was printed; 3 bad input, unreachable or forbidden cluster.`,
 		Example: `  # What may I do in the namespace "shop"?
@@ -140,10 +145,15 @@ func (o *RBACMatrixOptions) resources() ([]rbac.APIResource, error) {
 			return nil, cmdutil.FriendlyError(err, o.client.server)
 		}
 		for _, r := range all {
-			if o.client.namespaceExplicit && !r.Namespaced {
+			// With -n: the namespaced resources, and the two cluster-scoped ones a namespace
+			// applies to (the namespace object itself; bind/escalate on clusterroles).
+			if o.client.namespaceExplicit && !r.Namespaced && !rbac.NamespaceApplies(r, "bind") && !rbac.NamespaceApplies(r, "patch") {
 				continue
 			}
 			out = append(out, r)
+		}
+		if !o.client.namespaceExplicit {
+			out = append(out, rbac.VirtualResources()...)
 		}
 		return out, nil
 	}

@@ -44,6 +44,14 @@ RoleBindings of NS count); without -n it is about all namespaces, where only
 ClusterRoleBindings grant. -A lists RoleBindings of every namespace as well, each with
 its namespace. The group system:masters is always allowed: it bypasses RBAC.
 
+The namespace is the one the API server puts in the request: a RoleBinding never grants a
+non-resource URL or a cluster-scoped resource, but the namespace object itself is
+authorized in its own namespace (who-can patch namespaces shop lists the RoleBindings
+of shop; with -n NS and no NAME, namespace NS), and so are bind and escalate on
+clusterroles (a RoleBinding in NS may delegate a ClusterRole there). Authorization-only
+resources are accepted: impersonate on users, groups, uids, userextras/KEY and
+serviceaccounts, and approve, sign or attest on signers (NAME is the signer name).
+
 Exit codes: 0 the list was printed (even if empty); 3 bad input, unknown resource,
 unreachable or forbidden cluster (you need list on roles, clusterroles and bindings).`,
 		Example: `  # Who may exec into pods in shop
@@ -54,6 +62,12 @@ unreachable or forbidden cluster (you need list on roles, clusterroles and bindi
 
   # Who may change one named object
   kubectl clusterops rbac who-can update configmaps kubeadm-config -n kube-system
+
+  # Who may approve client certificates
+  kubectl clusterops rbac who-can approve signers kubernetes.io/kube-apiserver-client
+
+  # Who may relabel the namespace shop (and so change its Pod Security level)
+  kubectl clusterops rbac who-can patch namespaces shop
 
   # A non-resource URL, as JSON
   kubectl clusterops rbac who-can get /metrics -o json`,
@@ -89,28 +103,31 @@ func (o *RBACWhoCanOptions) Validate() error {
 
 func (o *RBACWhoCanOptions) isNonResourceURL() bool { return strings.HasPrefix(o.Resource, "/") }
 
-// request resolves the resource through discovery and builds the question.
-func (o *RBACWhoCanOptions) request() (rbac.Request, error) {
-	req := rbac.Request{Verb: o.Verb}
+// request resolves the resource through discovery (or the authorization-only resources users,
+// groups, uids, userextras/KEY and signers) and builds the question as the API server asks it;
+// allNamespaces is whether RoleBindings of every namespace may answer it.
+func (o *RBACWhoCanOptions) request() (req rbac.Request, allNamespaces bool, err error) {
 	if o.isNonResourceURL() {
-		req.NonResourceURL = o.Resource
-		return req, nil
+		// A RoleBinding never grants a non-resource URL: -A adds nothing.
+		return rbac.Request{Verb: o.Verb, NonResourceURL: o.Resource}, false, nil
 	}
 	res, err := rbac.NewResolver(o.client.discovery).Lookup(o.Resource, "-")
 	if err != nil {
-		return req, cmdutil.FriendlyError(err, o.client.server)
+		return req, false, cmdutil.FriendlyError(err, o.client.server)
 	}
-	base, sub, _ := strings.Cut(res.Resource, "/")
-	req.Group, req.Resource, req.Subresource, req.Name = res.Group, base, sub, o.Name
-	if o.client.namespaceExplicit && res.Namespaced && !o.AllNamespaces {
-		req.Namespace = o.client.namespace
+	ns := ""
+	if o.client.namespaceExplicit && !o.AllNamespaces {
+		ns = o.client.namespace
 	}
-	return req, nil
+	req = rbac.RequestFor(res, o.Verb, o.Name, ns)
+	// The namespace object named on the command line is authorized in its own namespace only.
+	allNamespaces = o.AllNamespaces && rbac.NamespaceApplies(res, o.Verb) && req.Namespace == ""
+	return req, allNamespaces, nil
 }
 
 // Run evaluates the bindings and prints the subjects.
 func (o *RBACWhoCanOptions) Run(ctx context.Context) error {
-	req, err := o.request()
+	req, allNamespaces, err := o.request()
 	if err != nil {
 		return err
 	}
@@ -118,7 +135,7 @@ func (o *RBACWhoCanOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return cmdutil.FriendlyError(err, o.client.server)
 	}
-	res := rbac.WhoCan(snap, req, o.AllNamespaces)
+	res := rbac.WhoCan(snap, req, allNamespaces)
 	return o.printer.Print(o.Out, "RBACWhoCan", res, func(w io.Writer) error {
 		fmt.Fprintln(w, "KIND\tSUBJECT\tSCOPE\tBINDING\tROLE\tAGGREGATED FROM")
 		for _, a := range res.Subjects {

@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"time"
 
 	"github.com/clusterops/kubectl-clusterops/pkg/plugin/cmdutil"
 
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
+	"github.com/clusterops/kubectl-clusterops/pkg/agent"
 	"github.com/clusterops/kubectl-clusterops/pkg/staticpods"
 )
 
@@ -21,17 +23,22 @@ type StaticPodsDiffOptions struct {
 	ManifestsDir string
 	Root         string
 
-	nodeDefaulted bool
-	rootGiven     bool
-	output        *cmdutil.OutputFlags
-	printer       *cmdutil.Printer
-	client        *apiClient
+	AcrossNodes    bool
+	agents         *cmdutil.AgentFlags
+	runner         *agent.Runner
+	nodeGiven      bool
+	manifestsGiven bool
+	nodeDefaulted  bool
+	rootGiven      bool
+	output         *cmdutil.OutputFlags
+	printer        *cmdutil.Printer
+	client         *apiClient
 	genericiooptions.IOStreams
 }
 
 // NewCmdStaticPodsDiff returns `staticpods diff`.
 func NewCmdStaticPodsDiff(f cmdutil.Factory, streams genericiooptions.IOStreams) *cobra.Command {
-	o := &StaticPodsDiffOptions{output: cmdutil.NewOutputFlags(), IOStreams: streams}
+	o := &StaticPodsDiffOptions{output: cmdutil.NewOutputFlags(), agents: cmdutil.NewAgentFlags(3 * time.Minute), IOStreams: streams}
 	cmd := cmdutil.NewCommand(&cobra.Command{
 		Use:   "diff [--node NODE] [--manifests-dir DIR | --root ROOT]",
 		Short: "Compare a node's static pod manifests with its mirror pods, field by field",
@@ -50,6 +57,13 @@ about half a minute. Drift that stays means the kubelet did not pick the change 
 
 --node defaults to this machine's hostname, as kubeadm names the node.
 
+From a laptop (no SSH): --node NAME without --root reads that node's manifests through a
+short-lived agent pod; --nodes a,b or --control-plane compares several nodes, each with its own
+mirror pods. --across-nodes compares the same component's manifests between the control-plane
+nodes (or --nodes), flag by flag: config drift between the members of an HA control plane. Each
+node's own name and addresses are replaced by <node-name> and <node-ip> first, since kubeadm
+writes them per node. See docs/guide/agent.md.
+
 Exit codes:
   0  every manifest matches its mirror pod
   1  drift: a mirror pod differs from its manifest
@@ -61,11 +75,19 @@ Exit codes:
   # Against a copy of a node's filesystem, for node cp-1
   kubectl clusterops staticpods diff --root /mnt/cp-1 --node cp-1
 
+  # From a laptop: node cp-2's manifests (agent pod) against its mirror pods
+  kubectl clusterops staticpods diff --node cp-2
+
+  # Config drift between the control-plane nodes of an HA cluster, flag by flag
+  kubectl clusterops staticpods diff --across-nodes
+
   # Only the differences, as JSON
   kubectl clusterops staticpods diff -o jsonpath='{.manifests[*].differences}'`,
 		Args: cmdutil.UsageArgs(cobra.NoArgs),
 	}, f, o)
-	cmd.Flags().StringVar(&o.Node, "node", "", "The node whose mirror pods to compare with (default: this machine's hostname).")
+	cmd.Flags().StringVar(&o.Node, "node", "", "The node whose mirror pods to compare with (default: this machine's hostname); without --root, its manifests are read through an agent pod.")
+	cmd.Flags().BoolVar(&o.AcrossNodes, "across-nodes", false, "Compare each component's manifest between the control-plane nodes (or --nodes), flag by flag.")
+	o.agents.AddFlags(cmd, false, true)
 	cmd.Flags().StringVar(&o.ManifestsDir, "manifests-dir", "", "The manifests directory to read (default: ROOT"+staticpods.ManifestsDir+").")
 	cmdutil.AddRootFlag(cmd, &o.Root, "/", "The node's root filesystem.")
 	o.output.AddFlags(cmd)
@@ -75,6 +97,16 @@ Exit codes:
 // Complete resolves the printer, the client and the default node.
 func (o *StaticPodsDiffOptions) Complete(f cmdutil.Factory, cmd *cobra.Command, _ []string) error {
 	o.rootGiven = cmd.Flags().Changed("root")
+	o.nodeGiven = o.Node != ""
+	o.manifestsGiven = o.ManifestsDir != ""
+	if o.useAgents() {
+		var err error
+		if o.printer, o.client, err = complete(f, o.output); err != nil {
+			return err
+		}
+		o.runner, err = o.agents.Runner(f, o.ErrOut)
+		return err
+	}
 	if o.Node == "" {
 		o.Node, o.nodeDefaulted = cmdutil.DefaultNodeName(), true
 	}
@@ -85,6 +117,12 @@ func (o *StaticPodsDiffOptions) Complete(f cmdutil.Factory, cmd *cobra.Command, 
 
 // Validate checks the flags; it does no I/O.
 func (o *StaticPodsDiffOptions) Validate() error {
+	if o.useAgents() {
+		if o.rootGiven || o.manifestsGiven {
+			return errors.New("--root and --manifests-dir read a local filesystem; --nodes, --control-plane and --across-nodes read the nodes through agent pods: pass one or the other")
+		}
+		return o.agents.Validate()
+	}
 	if o.ManifestsDir != "" && o.rootGiven {
 		return errors.New("--manifests-dir and --root are mutually exclusive")
 	}
@@ -96,6 +134,9 @@ func (o *StaticPodsDiffOptions) Validate() error {
 
 // Run compares and prints the result.
 func (o *StaticPodsDiffOptions) Run(ctx context.Context) error {
+	if o.useAgents() {
+		return o.runNodes(ctx)
+	}
 	ctx, cancel := context.WithTimeout(ctx, o.client.timeout)
 	defer cancel()
 	opts := staticpods.DiffOptions{Node: o.Node, Dir: o.ManifestsDir, DisplayDir: o.ManifestsDir}
@@ -117,12 +158,8 @@ func (o *StaticPodsDiffOptions) Run(ctx context.Context) error {
 	if err := o.printer.Print(o.Out, "StaticPodDiff", res, func(w io.Writer) error { return diffTable(w, res) }); err != nil {
 		return err
 	}
-	s := res.Summary
-	switch {
-	case s.NoMirrorPod > 0 || s.Orphans > 0 || s.Invalid > 0:
-		return &cmdutil.ExitError{Code: cmdutil.ExitProblems}
-	case s.Drift > 0:
-		return &cmdutil.ExitError{Code: cmdutil.ExitWarnings}
+	if code := diffExitCode(res); code > 0 {
+		return &cmdutil.ExitError{Code: code}
 	}
 	return nil
 }

@@ -2,11 +2,13 @@ package staticpods
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
 	"time"
 
+	"github.com/clusterops/kubectl-clusterops/pkg/agent"
 	"github.com/clusterops/kubectl-clusterops/pkg/plugin/cmdutil"
 	"github.com/clusterops/kubectl-clusterops/pkg/staticpods"
 	"github.com/spf13/cobra"
@@ -19,16 +21,19 @@ type StaticPodsInspectOptions struct {
 	Node      string
 	Root      string
 
-	output  *cmdutil.OutputFlags
-	printer *cmdutil.Printer
-	client  *apiClient
-	now     func() time.Time
+	agents    *cmdutil.AgentFlags
+	runner    *agent.Runner
+	rootGiven bool
+	output    *cmdutil.OutputFlags
+	printer   *cmdutil.Printer
+	client    *apiClient
+	now       func() time.Time
 	genericiooptions.IOStreams
 }
 
 // NewCmdStaticPodsInspect returns `staticpods inspect`.
 func NewCmdStaticPodsInspect(f cmdutil.Factory, streams genericiooptions.IOStreams) *cobra.Command {
-	o := &StaticPodsInspectOptions{output: cmdutil.NewOutputFlags(), now: time.Now, IOStreams: streams}
+	o := &StaticPodsInspectOptions{output: cmdutil.NewOutputFlags(), agents: cmdutil.NewAgentFlags(3 * time.Minute), now: time.Now, IOStreams: streams}
 	cmd := cmdutil.NewCommand(&cobra.Command{
 		Use:   "inspect COMPONENT [--node NODE] [--root ROOT]",
 		Short: "Show a component's flags, the expiry of the certs they reference, hostPaths and ports",
@@ -41,6 +46,11 @@ The flags come from the mirror pod; when the API has none, from the manifest und
 Referenced files are read under --root (default /): run it on the node, or point --root at the
 node's filesystem. Files that are not there are reported as missing.
 
+From a laptop, --node NAME without --root reads that node's files through a short-lived agent
+pod (/etc/kubernetes mounted read-only); --nodes a,b or --control-plane shows the component on
+several nodes, one section (-o json: one item) per node, with the node's name. See
+docs/guide/agent.md.
+
 Exit codes: 0 shown; 1 a referenced certificate expires within 30 days; 2 a referenced
 certificate has expired; 3 could not run (unknown component or node, unreachable or forbidden
 cluster).`,
@@ -48,28 +58,49 @@ cluster).`,
   kubectl clusterops staticpods inspect kube-apiserver
 
   # etcd on another control-plane node, as JSON
-  kubectl clusterops staticpods inspect etcd --node cp-2 -o json`,
+  kubectl clusterops staticpods inspect etcd --node cp-2 -o json
+
+  # From a laptop: the API server of every control-plane node (one agent pod per node)
+  kubectl clusterops staticpods inspect kube-apiserver --control-plane`,
 		Args: cmdutil.UsageArgs(cobra.ExactArgs(1)),
 	}, f, o)
-	cmd.Flags().StringVar(&o.Node, "node", "", "The node whose static pod to show (needed when the component runs on several nodes).")
+	cmd.Flags().StringVar(&o.Node, "node", "", "The node whose static pod to show (needed when the component runs on several nodes); without --root, its files are read through an agent pod.")
 	cmdutil.AddRootFlag(cmd, &o.Root, "/", "The node's root filesystem, where referenced files are read.")
+	o.agents.AddFlags(cmd, false, true)
 	o.output.AddFlags(cmd)
 	return cmd
 }
 
 // Complete takes the component, and builds the printer and the client.
-func (o *StaticPodsInspectOptions) Complete(f cmdutil.Factory, _ *cobra.Command, args []string) error {
+func (o *StaticPodsInspectOptions) Complete(f cmdutil.Factory, cmd *cobra.Command, args []string) error {
 	o.Component = args[0]
+	o.rootGiven = cmd.Flags().Changed("root")
 	var err error
-	o.printer, o.client, err = complete(f, o.output)
+	if o.printer, o.client, err = complete(f, o.output); err != nil {
+		return err
+	}
+	if o.useAgents() {
+		o.runner, err = o.agents.Runner(f, o.ErrOut)
+	}
 	return err
 }
 
-// Validate checks the options; there is nothing to check.
-func (o *StaticPodsInspectOptions) Validate() error { return nil }
+// Validate checks the flags; it does no I/O.
+func (o *StaticPodsInspectOptions) Validate() error {
+	if o.useAgents() {
+		if o.rootGiven {
+			return errors.New("--root reads a local filesystem; --nodes and --control-plane read the nodes through agent pods: pass one or the other")
+		}
+		return o.agents.Validate()
+	}
+	return nil
+}
 
 // Run inspects the component and prints it.
 func (o *StaticPodsInspectOptions) Run(ctx context.Context) error {
+	if o.useAgents() {
+		return o.runNodes(ctx)
+	}
 	ctx, cancel := context.WithTimeout(ctx, o.client.timeout)
 	defer cancel()
 	now := o.now()
@@ -80,6 +111,15 @@ func (o *StaticPodsInspectOptions) Run(ctx context.Context) error {
 	if err := o.printer.Print(o.Out, "StaticPodInspection", res, func(w io.Writer) error { return inspectTable(w, res) }); err != nil {
 		return err
 	}
+	if code := inspectExitCode(res); code != cmdutil.ExitOK {
+		return &cmdutil.ExitError{Code: code}
+	}
+	return nil
+}
+
+// inspectExitCode is 2 when a referenced certificate has expired, 1 when one expires within 30
+// days, else 0.
+func inspectExitCode(res *staticpods.InspectResult) int {
 	code := cmdutil.ExitOK
 	for _, f := range res.Flags {
 		for _, fi := range f.Files {
@@ -91,10 +131,7 @@ func (o *StaticPodsInspectOptions) Run(ctx context.Context) error {
 			}
 		}
 	}
-	if code != cmdutil.ExitOK {
-		return &cmdutil.ExitError{Code: code}
-	}
-	return nil
+	return code
 }
 
 func inspectTable(out io.Writer, res *staticpods.InspectResult) error {

@@ -45,6 +45,7 @@ forbidden cluster).`,
 	}, f, o)
 	cmd.Flags().StringVar(&o.Node, "node", "", "Only the mirror pods of this node.")
 	o.output.AddFlags(cmd)
+	cmdutil.AddFleetFlags(cmd, f, streams, NewCmdStaticPodsList)
 	return cmd
 }
 

@@ -40,6 +40,7 @@ type UpgradePlanOptions struct {
 	Online         bool
 	KubectlVersion string
 	ChunkSize      int64
+	HelmReleases   bool
 	Trace          bool
 
 	output   *cmdutil.OutputFlags
@@ -67,15 +68,24 @@ version-skew policy:
     DaemonSet or a static pod) and of the DaemonSet's template, never the deprecated
     status.nodeInfo.kubeProxyVersion;
   - kube-controller-manager and kube-scheduler: within [apiserver-1, apiserver];
+  - cloud-controller-manager (a static pod, or a DaemonSet's or Deployment's pod, found by
+    container name or image): within [apiserver-1, apiserver] of every apiserver; a tag more
+    than 3 minors behind is a warning (some providers number it on their own);
   - kubectl: within one minor of kube-apiserver (a warning: it is the client's skew);
   - HA kube-apiservers: within one minor of each other.
 For each hop it lists, in order: an etcd snapshot, the control-plane nodes one at a time with
-their kubeadm commands, kubeadm's etcd and CoreDNS versions for that minor, and the worker
-nodes that must move before the next hop. It also lists the APIs each hop removes that are
+their kubeadm commands (kubeadm upgrade apply on the first, kubeadm upgrade node on the others;
+each upgrades its node's etcd, and CoreDNS and kube-proxy move with the last one), kubeadm's
+etcd and CoreDNS versions for that minor, and the worker nodes that must move before the next
+hop. Without kubeadm and with several control-plane nodes, every kube-apiserver comes first,
+then the controller-managers and schedulers, then the control-plane kubelets. Every drain is
+printed with --ignore-daemonsets --delete-emptydir-data. It also lists the APIs each hop removes that are
 in use, labelled by source: "apiserver-metric" (apiserver_requested_deprecated_apis: some
 client requested it), "managedFields" or "last-applied-annotation" (a stored object was
-written with it); and what would block each node's drain, judged as the eviction
-subresource and kubectl drain judge it: pods a PodDisruptionBudget refuses now (Pending pods,
+written with it), "helm release NAME (NAMESPACE, revision N)" (the manifest of the latest
+deployed revision of a Helm 3 release has it: the next helm upgrade fails on it; read from the
+release Secrets, --helm-releases=false to skip); and what would block each node's drain,
+judged as the eviction subresource and kubectl drain judge it: pods a PodDisruptionBudget refuses now (Pending pods,
 pods being deleted, and not-Ready pods the budget lets go are not listed), pods selected by
 more than one PodDisruptionBudget, bare pods, pods of a DaemonSet that no longer exists,
 emptyDir data; and which DaemonSets stay.
@@ -103,7 +113,7 @@ const upgradePlanExample = `  # Plan to the newest patch of the next minor
 
 // NewCmdUpgradePlan returns `upgrade plan`.
 func NewCmdUpgradePlan(f cmdutil.Factory, streams genericiooptions.IOStreams) *cobra.Command {
-	o := &UpgradePlanOptions{output: cmdutil.NewOutputFlags(), ChunkSize: 500, IOStreams: streams, fetch: httpFetch}
+	o := &UpgradePlanOptions{output: cmdutil.NewOutputFlags(), ChunkSize: 500, HelmReleases: true, IOStreams: streams, fetch: httpFetch}
 	cmd := cmdutil.NewCommand(&cobra.Command{
 		Use:     "plan [--to vX.Y.Z]",
 		Short:   "Plan the upgrade path, checked against the version-skew policy",
@@ -117,11 +127,13 @@ func NewCmdUpgradePlan(f cmdutil.Factory, streams genericiooptions.IOStreams) *c
 	flags.BoolVar(&o.Online, "online", false, "Also read the official stable-1.N markers from https://dl.k8s.io (the only network access besides the cluster).")
 	flags.StringVar(&o.KubectlVersion, "kubectl-version", "", "The kubectl client version to check (default: ask the kubectl on PATH).")
 	flags.Int64Var(&o.ChunkSize, "chunk-size", o.ChunkSize, "Objects per list request.")
+	flags.BoolVar(&o.HelmReleases, "helm-releases", o.HelmReleases, "Read the Helm 3 release Secrets (type helm.sh/release.v1) for removed APIs in the latest deployed revision of each release; --helm-releases=false skips them (and reading Secrets).")
 	flags.BoolVar(&o.Trace, "trace", false, "Print how long each fact took to read, to stderr.")
 	_ = flags.MarkHidden("trace")
 	o.output.AddFlags(cmd)
 	out := flags.Lookup("output")
 	out.Usage += " Also: markdown (a runbook checklist)."
+	cmdutil.AddFleetFlags(cmd, f, streams, NewCmdUpgradePlan)
 	return cmd
 }
 
@@ -160,7 +172,7 @@ func (o *UpgradePlanOptions) Complete(f cmdutil.Factory, _ *cobra.Command, _ []s
 		o.timeout = 2 * time.Minute
 	}
 	o.sources = upgrade.Sources{
-		Client: client, Metadata: meta, PageSize: o.ChunkSize, KubectlVersion: o.KubectlVersion,
+		Client: client, Metadata: meta, PageSize: o.ChunkSize, KubectlVersion: o.KubectlVersion, Helm: o.HelmReleases,
 		Metrics: func(ctx context.Context) ([]byte, error) {
 			return client.CoreV1().RESTClient().Get().AbsPath("/metrics").DoRaw(ctx)
 		},

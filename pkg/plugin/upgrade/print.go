@@ -92,7 +92,7 @@ func printPlanTable(w io.Writer, p *upgrade.Plan) error {
 			if a.Subresource != "" {
 				res += "/" + a.Subresource
 			}
-			ew.printf("%s\t%s\t%s\t%s\t%s\t%s\t%s\n", a.Source, a.APIVersion, res, dash(obj), a.RemovedIn, a.Hop, dash(a.Replacement))
+			ew.printf("%s\t%s\t%s\t%s\t%s\t%s\t%s\n", a.Source, a.APIVersion, res, dash(obj), a.RemovedIn, a.Hop, useInstead(a))
 		}
 	}
 	if len(p.DrainBlockers) > 0 {
@@ -156,7 +156,7 @@ func printPlanMarkdown(w io.Writer, p *upgrade.Plan) error {
 		if a.Object != "" {
 			what = "object " + a.Object + " written with"
 		}
-		ew.printf("- [ ] Migrate %s `%s` %s (removed in %s, source: %s) to `%s`\n", what, a.APIVersion, a.Resource, a.RemovedIn, a.Source, dash(a.Replacement))
+		ew.printf("- [ ] Migrate %s `%s` %s (removed in %s, source: %s) to `%s`\n", what, a.APIVersion, a.Resource, a.RemovedIn, a.Source, useInstead(a))
 	}
 	for _, d := range p.DrainBlockers {
 		var parts []string
@@ -226,4 +226,15 @@ func (e *errWriter) printf(format string, a ...any) {
 	if e.err == nil {
 		_, e.err = fmt.Fprintf(e.tw, format, a...)
 	}
+}
+
+// useInstead is the replacement of a removed API, with its note when it has one.
+func useInstead(a upgrade.APIFinding) string {
+	switch {
+	case a.Note == "":
+		return dash(a.Replacement)
+	case a.Replacement == "":
+		return "none: " + a.Note
+	}
+	return a.Replacement + " (" + a.Note + ")"
 }

@@ -68,7 +68,10 @@ func TestUpgradePlanPrinters(t *testing.T) {
 	f := &upgrade.Facts{APIServerVersion: "v1.37.2", Kubeadm: &upgrade.KubeadmConfig{KubernetesVersion: "v1.37.2", ClusterName: "prod"},
 		ControlPlane: []upgrade.ControlPlaneNode{{Node: "cp1", APIServer: "v1.37.2", ControllerManager: "v1.37.2", Scheduler: "v1.37.2"}},
 		Nodes:        []upgrade.NodeFacts{{Name: "w1", Kubelet: "v1.33.0", KubeProxy: "v1.33.0"}},
-		Pods:         []upgrade.PodFacts{{Namespace: "a", Name: "p", Node: "w1"}}}
+		Pods:         []upgrade.PodFacts{{Namespace: "a", Name: "p", Node: "w1"}},
+		HelmObjects:  []upgrade.HelmObject{{Release: "web", Namespace: "shop", Revision: 2, APIVersion: "batch/v1beta1", Kind: "CronJob", Resource: "cronjobs", Name: "nightly"}},
+		StoredObjects: []upgrade.StoredObject{{Group: "coordination.k8s.io", Resource: "leasecandidates", Namespace: "kube-system", Name: "apiserver-x",
+			APIVersion: "coordination.k8s.io/v1alpha2", Source: upgrade.SourceManaged, Manager: "kube-apiserver"}}}
 	rel, _ := upgrade.ParseReleases([]byte("v1.37.2\nv1.38.1\n"), "t")
 	p, err := upgrade.MakePlan(f, upgrade.Options{Releases: rel})
 	if err != nil {
@@ -82,7 +85,8 @@ func TestUpgradePlanPrinters(t *testing.T) {
 	if err := printer.Print(&table, "UpgradePlan", p, func(w io.Writer) error { return printPlanTable(w, p) }); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"SKEW POLICY VIOLATIONS", "kubelet-too-old", "Hop 1: v1.37.2 -> v1.38.1", "kubeadm upgrade apply v1.38.1", "a/p", "Status: violated (exit 2)", "\nNODE   PDB (0 DISRUPTIONS ALLOWED)   BARE PODS"} {
+	for _, want := range []string{"SKEW POLICY VIOLATIONS", "kubelet-too-old", "Hop 1: v1.37.2 -> v1.38.1", "kubeadm upgrade apply v1.38.1", "a/p", "Status: violated (exit 2)", "\nNODE   PDB (0 DISRUPTIONS ALLOWED)   BARE PODS",
+		"helm release web (shop, revision 2)   batch/v1beta1", "none: coordination.k8s.io/v1beta1 serves it until 1.39"} {
 		if !strings.Contains(table.String(), want) {
 			t.Errorf("table lacks %q:\n%s", want, table.String())
 		}
@@ -90,7 +94,8 @@ func TestUpgradePlanPrinters(t *testing.T) {
 	if err := printPlanMarkdown(&md, p); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"# Kubernetes upgrade: v1.37.2 -> v1.38.1", "- [ ] Fix skew violation `kubelet-too-old`", "## Hop 1", "- [ ] Clear the drain of `w1`"} {
+	for _, want := range []string{"# Kubernetes upgrade: v1.37.2 -> v1.38.1", "- [ ] Fix skew violation `kubelet-too-old`", "## Hop 1", "- [ ] Clear the drain of `w1`",
+		"(removed in 1.25, source: helm release web (shop, revision 2)) to `batch/v1`"} {
 		if !strings.Contains(md.String(), want) {
 			t.Errorf("markdown lacks %q:\n%s", want, md.String())
 		}

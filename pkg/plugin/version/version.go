@@ -70,6 +70,7 @@ The server is asked for /version once; the request gives up after --request-time
 	}, f, o)
 	cmd.Flags().BoolVar(&o.ClientOnly, "client", o.ClientOnly, "Print only the client version; do not contact the cluster.")
 	o.output.AddFlags(cmd)
+	cmdutil.AddFleetFlags(cmd, f, streams, NewCmdVersion)
 	return cmd
 }
 

@@ -97,9 +97,15 @@ func testClusterStatusRealNode(t *testing.T) {
 
 // waitControlPlaneReady waits until every static pod's mirror pod is Ready: right after
 // hack/node-up (or a restart by another test) they run but their readiness probes have not passed.
+// A controller-manager or scheduler that lost its API server during a control-plane restart exits
+// and the kubelet restarts it with crash-loop back-off: 10s doubling up to 300s
+// (k8s.io/kubernetes v1.37.2 pkg/kubelet/kubelet.go:166, MaxCrashLoopBackOff), so after a restart
+// of etcd and kube-apiserver it may take the full cap before it runs again. Wait for the cap plus
+// a start.
 func waitControlPlaneReady(t *testing.T) {
 	t.Helper()
-	deadline := time.Now().Add(3 * time.Minute)
+	const budget = 300*time.Second + 90*time.Second
+	deadline := time.Now().Add(budget)
 	for {
 		notReady := ""
 		for _, c := range components {
@@ -130,7 +136,7 @@ func waitControlPlaneReady(t *testing.T) {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%s not Ready after 3 minutes", notReady)
+			t.Fatalf("%s not Ready after %s", notReady, budget)
 		}
 		time.Sleep(time.Second)
 	}

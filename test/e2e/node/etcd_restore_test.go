@@ -65,11 +65,48 @@ func testEtcdSnapshotRestoreLoopOnTheRealNode(t *testing.T) {
 	}
 	oldHash := pod.Annotations["kubernetes.io/config.hash"]
 	restored := fmt.Sprintf("/var/lib/etcd/restored-%d", time.Now().Unix()) // below /var/lib/etcd: node-down removes it
-	if r := env.cli.Run(t, nil, "kubectl", "clusterops", "etcd", "snapshot", "restore", snap, "--data-dir", restored, "--update-manifest"); r.Code != 0 {
-		t.Fatalf("restore --update-manifest: exit %d\n%s%s", r.Code, r.Stdout, r.Stderr)
+	restore := func() (int, string) {
+		r := env.cli.Run(t, nil, "kubectl", "clusterops", "etcd", "snapshot", "restore", snap, "--data-dir", restored, "--update-manifest")
+		return r.Code, r.Stdout + r.Stderr
 	}
-	// The kubelet sees the edited manifest and restarts etcd on the restored data. The API server
-	// may be unavailable for a while; WaitMirrorHashChange keeps asking.
+	// Defect 10 (issue 14): while kube-apiserver's manifest is in place, --update-manifest refuses
+	// and changes nothing.
+	etcdManifest := mustRead(t, env.node.ManifestPath("etcd"))
+	if code, out := restore(); code != 3 || !strings.Contains(out, "kube-apiserver is still running") {
+		t.Fatalf("restore --update-manifest with kube-apiserver running: exit %d\n%s", code, out)
+	}
+	if mustRead(t, env.node.ManifestPath("etcd")) != etcdManifest {
+		t.Fatal("a refused restore changed the etcd manifest")
+	}
+	if _, err := os.Stat(restored); err == nil {
+		t.Fatal("a refused restore created its data dir")
+	}
+	// The documented way: stop kube-apiserver by moving its manifest out, wait until it no longer
+	// answers, restore, and put the manifest back.
+	apiManifest := env.node.ManifestPath("kube-apiserver")
+	parked := filepath.Join(filepath.Dir(filepath.Dir(apiManifest)), "kube-apiserver.yaml")
+	if err := os.Rename(apiManifest, parked); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if _, err := os.Stat(parked); err == nil {
+			os.Rename(parked, apiManifest)
+		}
+	})
+	for deadline := time.Now().Add(3 * time.Minute); env.cli.Run(t, nil, "kubectl", "get", "--raw", "/readyz").Code == 0; time.Sleep(2 * time.Second) {
+		if time.Now().After(deadline) {
+			t.Fatal("kube-apiserver still answers 3 minutes after its manifest left the manifests dir")
+		}
+	}
+	if code, out := restore(); code != 0 {
+		t.Fatalf("restore --update-manifest: exit %d\n%s", code, out)
+	}
+	if err := os.Rename(parked, apiManifest); err != nil {
+		t.Fatal(err)
+	}
+	// The kubelet sees the edited manifest and restarts etcd on the restored data, and starts
+	// kube-apiserver again. The API server is unavailable for a while; WaitMirrorHashChange keeps
+	// asking.
 	if _, err := env.node.WaitMirrorHashChange(ctx, "etcd", oldHash, 4*time.Minute); err != nil {
 		t.Fatal(err)
 	}

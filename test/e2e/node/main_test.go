@@ -45,6 +45,16 @@ func TestNode(t *testing.T) {
 		{"StaticPodsDiffRealNode", testStaticPodsDiffRealNode},
 		{"StaticPodsListShowsARestartRealNode", testStaticPodsListShowsARestartRealNode},
 		{"UserCreateWithTheNodeCA", testUserCreateWithTheNodeCA},
+		{"AgentCertsCheckEqualsTheNode", testAgentCertsCheckEqualsTheNode},
+		{"AgentStaticPodsDiffNode", testAgentStaticPodsDiffNode},
+		{"AgentStaticPodsInspectNode", testAgentStaticPodsInspectNode},
+		{"AgentClusterStatusCNI", testAgentClusterStatusCNI},
+		{"AgentEtcdSnapshotSaveNode", testAgentEtcdSnapshotSaveNode},
+		{"AgentRefusals", testAgentRefusals},
+		{"AgentRenewInterrupted", testAgentRenewInterrupted},
+		{"AutomateEtcdBackupNode", testAutomateEtcdBackupNode},
+		{"AutomateCertRenewalNode", testAutomateCertRenewalNode},
+		{"AgentEtcdSnapshotRestoreLoopNode", testAgentEtcdSnapshotRestoreLoopNode},
 		{"EtcdSnapshotRestoreLoopOnTheRealNode", testEtcdSnapshotRestoreLoopOnTheRealNode},
 	}
 	for _, s := range steps {

@@ -1,6 +1,6 @@
 //go:build !windows
 
-package users
+package kubeconfigfile
 
 import (
 	"errors"

@@ -1,6 +1,6 @@
 //go:build windows
 
-package users
+package kubeconfigfile
 
 // lockFor is a no-op on Windows; the write itself is still atomic (temp file + rename).
 func lockFor(string) (func(), error) { return func() {}, nil }

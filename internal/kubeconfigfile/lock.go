@@ -1,4 +1,4 @@
-package users
+package kubeconfigfile
 
 import (
 	"errors"
@@ -18,24 +18,25 @@ import (
 // every other client-go program (clientcmd.ModifyConfig) create while they change FILE.
 const LockWait = 10 * time.Second
 
-// lockMarker starts the content of the FILE.lock we create; it is followed by our pid. kubectl's
+// LockMarker starts the content of the FILE.lock we create; it is followed by our pid. kubectl's
 // own lock files are empty.
-const lockMarker = "kubectl-clusterops pid "
+const LockMarker = "kubectl-clusterops pid "
 
-// lockOptions say how to wait for a held FILE.lock.
-type lockOptions struct {
-	wait, poll time.Duration
-	// waiting, in tests, is called before each wait for a held lock file.
-	waiting func(lockFile string)
+// LockOptions say how to wait for a held FILE.lock.
+type LockOptions struct {
+	Wait, Poll time.Duration
+	// Waiting, in tests, is called before each wait for a held lock file.
+	Waiting func(lockFile string)
 }
 
-func defaultLock() lockOptions { return lockOptions{wait: LockWait, poll: 50 * time.Millisecond} }
+// DefaultLock waits LockWait for a held lock file, polling every 50ms.
+func DefaultLock() LockOptions { return LockOptions{Wait: LockWait, Poll: 50 * time.Millisecond} }
 
-// lockKubeconfig takes every lock a kubeconfig writer must hold: our flock on the folder (other
+// Lock takes every lock a kubeconfig writer must hold: our flock on the folder (other
 // clusterops runs), and clientcmd's PATH.lock for the path and, when it is a symlink, for its
 // target too (kubectl locks the name it was given), in sorted order as clientcmd does. A held
-// lock file is waited for up to opts.wait.
-func lockKubeconfig(path string, opts lockOptions) (unlock func(), err error) {
+// lock file is waited for up to opts.Wait.
+func Lock(path string, opts LockOptions) (unlock func(), err error) {
 	unlockDir, err := lockFor(path)
 	if err != nil {
 		return nil, err
@@ -66,8 +67,8 @@ func lockKubeconfig(path string, opts lockOptions) (unlock func(), err error) {
 // takeLockFile creates lock exclusively, with our marker and pid in it, waiting while another
 // program holds it. A lock file of ours whose process is gone (a killed run) is removed: we hold
 // the folder flock, so no live clusterops run can be holding it through this folder.
-func takeLockFile(lock string, opts lockOptions) error {
-	deadline := time.Now().Add(opts.wait)
+func takeLockFile(lock string, opts LockOptions) error {
+	deadline := time.Now().Add(opts.Wait)
 	for {
 		err := createLockFile(lock)
 		if err == nil || !errors.Is(err, fs.ErrExist) {
@@ -83,10 +84,10 @@ func takeLockFile(lock string, opts lockOptions) error {
 			return fmt.Errorf("the kubeconfig is locked: %s exists, so kubectl (or another program) is changing it; nothing was written: try again, or remove %s if no such program is running",
 				lock, lock)
 		}
-		if opts.waiting != nil {
-			opts.waiting(lock)
+		if opts.Waiting != nil {
+			opts.Waiting(lock)
 		}
-		time.Sleep(opts.poll)
+		time.Sleep(opts.Poll)
 	}
 }
 
@@ -99,7 +100,7 @@ func createLockFile(lock string) error {
 	}
 	tmp := f.Name()
 	defer os.Remove(tmp)
-	marker := lockMarker + strconv.Itoa(os.Getpid()) + "\n"
+	marker := LockMarker + strconv.Itoa(os.Getpid()) + "\n"
 	_, err = f.WriteString(marker)
 	if cerr := f.Close(); err == nil {
 		err = cerr
@@ -129,7 +130,7 @@ func staleLockOfOurs(lock string) bool {
 	if err != nil {
 		return false
 	}
-	rest, ok := strings.CutPrefix(string(data), lockMarker)
+	rest, ok := strings.CutPrefix(string(data), LockMarker)
 	if !ok {
 		return false
 	}
