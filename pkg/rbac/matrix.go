@@ -4,11 +4,12 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"sync"
 
 	authzv1 "k8s.io/api/authorization/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	authzclient "k8s.io/client-go/kubernetes/typed/authorization/v1"
+
+	"github.com/clusterops/kubectl-clusterops/internal/workpool"
 )
 
 // DefaultVerbs are the matrix columns unless told otherwise: the common verbs, and the
@@ -145,45 +146,15 @@ func Matrix(ctx context.Context, rev Reviewer, resources []APIResource, opts Mat
 	}
 	res.Reviews = len(jobs)
 	answers := make([]bool, len(jobs))
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var (
-		wg       sync.WaitGroup
-		once     sync.Once
-		firstErr error
-	)
-	next := make(chan int)
-	for w := 0; w < min(parallel, len(jobs)); w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				ok, err := rev.Allowed(ctx, jobs[i].req)
-				if err != nil {
-					once.Do(func() {
-						firstErr = fmt.Errorf("access review for %s %s: %w", jobs[i].verb, groupResource(jobs[i].req.Group, resources[jobs[i].row].Resource), err)
-						cancel()
-					})
-					continue
-				}
-				answers[i] = ok
-			}
-		}()
-	}
-feed:
-	for i := range jobs {
-		select {
-		case next <- i:
-		case <-ctx.Done():
-			break feed
+	err := workpool.Run(ctx, len(jobs), parallel, func(ctx context.Context, i int) error {
+		ok, err := rev.Allowed(ctx, jobs[i].req)
+		if err != nil {
+			return fmt.Errorf("access review for %s %s: %w", jobs[i].verb, groupResource(jobs[i].req.Group, resources[jobs[i].row].Resource), err)
 		}
-	}
-	close(next)
-	wg.Wait()
-	if firstErr != nil {
-		return res, firstErr
-	}
-	if err := ctx.Err(); err != nil {
+		answers[i] = ok
+		return nil
+	})
+	if err != nil {
 		return res, err
 	}
 	for i, j := range jobs {

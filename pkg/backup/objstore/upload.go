@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/minio/minio-go/v7"
+
+	"github.com/clusterops/kubectl-clusterops/internal/workpool"
 )
 
 // Upload defaults: 16 MiB parts (a 256 MiB snapshot is 16 parts; S3's limit is 10,000 parts,
@@ -126,72 +128,38 @@ func (s *Store) Upload(ctx context.Context, name string, f *os.File, size int64,
 
 	parts := make([]minio.CompletePart, nparts)
 	sums := make([]partSums, nparts)
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	var (
-		mu       sync.Mutex
-		firstErr error
-		sent     int64
-		wg       sync.WaitGroup
-		next     = make(chan int)
+		mu   sync.Mutex
+		sent int64
 	)
-	fail := func(err error) {
+	err = workpool.Run(ctx, nparts, threads, func(ctx context.Context, i int) error {
+		off := int64(i) * partSize
+		n := min(partSize, size-off)
+		sum, err := hashSection(f, off, n)
+		if err != nil {
+			return err
+		}
+		hdr := http.Header{}
+		hdr.Set("x-amz-checksum-sha256", sum.sha256Base64())
+		p, err := s.core.PutObjectPart(ctx, s.Loc.Bucket, key, uploadID, i+1, io.NewSectionReader(f, off, n), n,
+			minio.PutObjectPartOptions{Md5Base64: sum.md5Base64(), Sha256Hex: sum.sha256Hex(), CustomHeader: hdr, DisableContentSha256: true})
+		if err != nil {
+			return s.explain(err, name)
+		}
+		if got := strings.Trim(p.ETag, `"`); got != hex.EncodeToString(sum.md5) {
+			return fmt.Errorf("%s: the server's ETag %s of part %d is not the part's MD5 %x", s.Loc.URL(name), got, i+1, sum.md5)
+		}
+		sums[i] = sum
+		parts[i] = minio.CompletePart{PartNumber: i + 1, ETag: p.ETag, ChecksumSHA256: sum.sha256Base64()}
 		mu.Lock()
-		if firstErr == nil {
-			firstErr = err
-			cancel()
+		sent += n
+		if o.Progress != nil {
+			o.Progress(sent)
 		}
 		mu.Unlock()
-	}
-	for w := 0; w < min(threads, nparts); w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				off := int64(i) * partSize
-				n := min(partSize, size-off)
-				sum, err := hashSection(f, off, n)
-				if err != nil {
-					fail(err)
-					continue
-				}
-				hdr := http.Header{}
-				hdr.Set("x-amz-checksum-sha256", sum.sha256Base64())
-				p, err := s.core.PutObjectPart(ctx, s.Loc.Bucket, key, uploadID, i+1, io.NewSectionReader(f, off, n), n,
-					minio.PutObjectPartOptions{Md5Base64: sum.md5Base64(), Sha256Hex: sum.sha256Hex(), CustomHeader: hdr, DisableContentSha256: true})
-				if err != nil {
-					fail(s.explain(err, name))
-					continue
-				}
-				if got := strings.Trim(p.ETag, `"`); got != hex.EncodeToString(sum.md5) {
-					fail(fmt.Errorf("%s: the server's ETag %s of part %d is not the part's MD5 %x", s.Loc.URL(name), got, i+1, sum.md5))
-					continue
-				}
-				sums[i] = sum
-				parts[i] = minio.CompletePart{PartNumber: i + 1, ETag: p.ETag, ChecksumSHA256: sum.sha256Base64()}
-				mu.Lock()
-				sent += n
-				if o.Progress != nil {
-					o.Progress(sent)
-				}
-				mu.Unlock()
-			}
-		}()
-	}
-feed:
-	for i := 0; i < nparts; i++ {
-		select {
-		case next <- i:
-		case <-ctx.Done():
-			break feed
-		}
-	}
-	close(next)
-	wg.Wait()
-	if firstErr != nil {
-		return nil, firstErr
-	}
-	if err := ctx.Err(); err != nil {
+		return nil
+	})
+	if err != nil {
 		return nil, err
 	}
 	info, err := s.core.CompleteMultipartUpload(ctx, s.Loc.Bucket, key, uploadID, parts, minio.PutObjectOptions{})
