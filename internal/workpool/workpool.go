@@ -9,8 +9,8 @@ import (
 
 // Run calls fn(ctx, i) for every i in [0, n) on at most workers goroutines (at least one). The
 // first error cancels the context the other calls get, stops handing out indexes, and is
-// returned once every running call has returned. Without an error, Run returns ctx.Err() when
-// ctx ended before every index was handed out.
+// returned once every running call has returned. Without an error, Run returns ctx.Err(): nil
+// unless ctx ended (then some indexes may not have been handed out).
 func Run(ctx context.Context, n, workers int, fn func(ctx context.Context, i int) error) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()

@@ -5,16 +5,18 @@ import (
 	"errors"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 func TestRunCallsEveryIndexOnce(t *testing.T) {
 	var calls [100]atomic.Int32
 	var running, peak atomic.Int32
 	err := Run(context.Background(), len(calls), 4, func(_ context.Context, i int) error {
-		if r := running.Add(1); r > peak.Load() {
-			peak.Store(r)
+		r := running.Add(1)
+		for p := peak.Load(); r > p && !peak.CompareAndSwap(p, r); p = peak.Load() {
 		}
 		defer running.Add(-1)
+		time.Sleep(time.Millisecond) // calls overlap, so more goroutines than the bound would show
 		calls[i].Add(1)
 		return nil
 	})
