@@ -130,26 +130,7 @@ func authzFixture(t *testing.T, c kubernetes.Interface) int {
 		rb("az2", "az-imp-sa-rb", "Role", "az-r-imp-sa", user("sa-mimic")),
 		rb("az2", "az-reviewer-rv", "ClusterRole", "az-reviewer", user("rv")),
 	}
-	for i := range crs {
-		if _, err := c.RbacV1().ClusterRoles().Create(ctx, &crs[i], metav1.CreateOptions{}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for i := range roles {
-		if _, err := c.RbacV1().Roles(roles[i].Namespace).Create(ctx, &roles[i], metav1.CreateOptions{}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for i := range crbs {
-		if _, err := c.RbacV1().ClusterRoleBindings().Create(ctx, &crbs[i], metav1.CreateOptions{}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for i := range rbs {
-		if _, err := c.RbacV1().RoleBindings(rbs[i].Namespace).Create(ctx, &rbs[i], metav1.CreateOptions{}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	createRBAC(ctx, t, c, crs, roles, crbs, rbs)
 	waitForAggregation(t, c, "az-agg", 1)
 	// The authorizer reads through informers: wait until it sees the last binding (a sync
 	// point, not an assertion).

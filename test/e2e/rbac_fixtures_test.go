@@ -122,26 +122,7 @@ func createRBACFixture(t *testing.T, c kubernetes.Interface) rbacFixture {
 		rbs = append(rbs, rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
 			Subjects: []rbacv1.Subject{randomSubjects[rnd.Intn(len(randomSubjects))]}, RoleRef: ref})
 	}
-	for i := range crs {
-		if _, err := c.RbacV1().ClusterRoles().Create(ctx, &crs[i], metav1.CreateOptions{}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for i := range roles {
-		if _, err := c.RbacV1().Roles(roles[i].Namespace).Create(ctx, &roles[i], metav1.CreateOptions{}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for i := range crbs {
-		if _, err := c.RbacV1().ClusterRoleBindings().Create(ctx, &crbs[i], metav1.CreateOptions{}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for i := range rbs {
-		if _, err := c.RbacV1().RoleBindings(rbs[i].Namespace).Create(ctx, &rbs[i], metav1.CreateOptions{}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	createRBAC(ctx, t, c, crs, roles, crbs, rbs)
 	fx.objects = len(crs) + len(roles) + len(crbs) + len(rbs)
 	seen := map[rbac.Subject]bool{}
 	add := func(subjects []rbacv1.Subject, ns string) {
@@ -225,3 +206,29 @@ func parallelDo(n, p int, fn func(i int)) {
 }
 
 func containsSubject(list []rbac.Subject, s rbac.Subject) bool { return slices.Contains(list, s) }
+
+// createRBAC creates the ClusterRoles, Roles, ClusterRoleBindings and RoleBindings, in that order.
+func createRBAC(ctx context.Context, t *testing.T, c kubernetes.Interface, crs []rbacv1.ClusterRole, roles []rbacv1.Role,
+	crbs []rbacv1.ClusterRoleBinding, rbs []rbacv1.RoleBinding) {
+	t.Helper()
+	for i := range crs {
+		if _, err := c.RbacV1().ClusterRoles().Create(ctx, &crs[i], metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range roles {
+		if _, err := c.RbacV1().Roles(roles[i].Namespace).Create(ctx, &roles[i], metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range crbs {
+		if _, err := c.RbacV1().ClusterRoleBindings().Create(ctx, &crbs[i], metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range rbs {
+		if _, err := c.RbacV1().RoleBindings(rbs[i].Namespace).Create(ctx, &rbs[i], metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
