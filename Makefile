@@ -7,7 +7,7 @@ BUILD_DATE ?= $(shell git log -1 --format=%cI 2>/dev/null || echo unknown)
 PKG := github.com/clusterops/kubectl-clusterops/pkg/plugin/cmdutil
 LDFLAGS := -s -w -X $(PKG).gitVersion=$(VERSION) -X $(PKG).gitCommit=$(COMMIT) -X $(PKG).buildDate=$(BUILD_DATE)
 
-.PHONY: all build install test test-unit test-e2e test-node lint upstream demo cluster node-up node-down clean \
+.PHONY: all build install test test-unit test-e2e test-node test-ha lint upstream demo cluster node-up node-down ha-up ha-down clean \
 	dist image verify-image release-manifest docs verify-docs
 
 all: build
@@ -40,6 +40,18 @@ node-up:
 
 node-down:
 	hack/node-down
+
+## test-ha: the multi-node tier (3 control-plane nodes + a worker, each in namespaces); needs CLUSTEROPS_E2E_HA=1, root
+test-ha: upstream
+	hack/test-ha
+
+## ha-up / ha-down: bring the multi-node cluster up (prints the admin kubeconfig path) / undo it;
+## hack/ha-exec NODE CMD runs a command inside a node
+ha-up:
+	hack/ha-up
+
+ha-down:
+	hack/ha-down
 
 lint:
 	hack/verify

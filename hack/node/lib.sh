@@ -66,6 +66,9 @@ ours_or_absent() {
   if ! check_only; then
     # Host-wide state that has no root to move: another cluster's networking or pods.
     [ -f "$MARKER" ] && return 0
+    if [ -f /var/lib/clusterops-ha-tier/created-by-clusterops ]; then
+      die "the multi-node tier is up on this host (hack/ha-up): the two tiers run one after the other; run hack/ha-down first"
+    fi
     if ip link show cni0 >/dev/null 2>&1; then
       die "the cni0 bridge exists and was not created by this test tier: refusing to start"
     fi
@@ -193,4 +196,59 @@ dump_logs() {
     [ -f "$f" ] && { echo "===== $f (last 30 lines)"; tail -n 30 "$f"; } >&2
   done
   return 0
+}
+
+# build_images REPO UPSTREAM LIST: builds (or reuses) the single-layer images of the control-plane
+# components and pause from the upstream binaries, tagged with kubeadm's names, and writes
+# "REF TARBALL" lines to LIST. Nothing is ever pulled.
+build_images() {
+  local repo=$1 upstream=$2 list=$3
+  local images=$upstream/images; mkdir -p "$images"
+  [ -x "$images/pause" ] || (cd "$repo" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$images/pause" ./test/e2e/cmd/pause)
+  [ -x "$images/mkimage" ] || (cd "$repo" && go build -o "$images/mkimage" ./test/e2e/cmd/mkimage)
+  local ref name bin
+  for ref in $(kubeadm config images list --kubernetes-version "$K8S_VERSION" 2>/dev/null); do
+    name=${ref##*/}; name=${name%%:*}
+    case $name in
+      kube-apiserver|kube-controller-manager|kube-scheduler|etcd) bin=$upstream/$name ;;
+      pause) bin=$images/pause ;;
+      *) continue ;;   # kube-proxy and CoreDNS are disabled in this tier
+    esac
+    if [ ! -f "$images/$name.tar" ] || [ "$bin" -nt "$images/$name.tar" ]; then
+      if [ "$name" = pause ]; then
+        "$images/mkimage" -name "$ref" -binary "$bin" -path /pause -entrypoint /pause -o "$images/$name.tar"
+      else
+        "$images/mkimage" -name "$ref" -binary "$bin" -o "$images/$name.tar"
+      fi
+    fi
+    echo "$ref $images/$name.tar"
+  done >"$list"
+  grep -q pause "$list" || { echo "no pause image in kubeadm's list" >&2; return 1; }
+}
+
+# containerd_config PAUSE_REF DIR: writes DIR/config.toml (CRI settings this VM needs) and
+# DIR/certs.d/_default/hosts.toml, which sends every registry to a closed local port.
+containerd_config() {
+  local pause_ref=$1 dir=$2
+  mkdir -p "$dir/certs.d/_default"
+  cat >"$dir/config.toml" <<TOML
+version = 2
+[plugins."io.containerd.grpc.v1.cri"]
+  sandbox_image = "$pause_ref"
+  restrict_oom_score_adj = true
+  [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+    runtime_type = "io.containerd.runc.v2"
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
+      SystemdCgroup = false
+  [plugins."io.containerd.grpc.v1.cri".cni]
+    bin_dir = "/usr/lib/cni"
+    conf_dir = "/etc/cni/net.d"
+  [plugins."io.containerd.grpc.v1.cri".registry]
+    config_path = "/etc/containerd/certs.d"
+TOML
+  cat >"$dir/certs.d/_default/hosts.toml" <<TOML
+server = "http://127.0.0.1:9"
+[host."http://127.0.0.1:9"]
+  capabilities = ["pull", "resolve"]
+TOML
 }

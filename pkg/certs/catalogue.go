@@ -93,6 +93,11 @@ type Spec struct {
 	Kubeadm bool
 	// Renewable is true for the certificates `certs renew` handles (kubeadm's catalogue).
 	Renewable bool
+	// InitNodeOnly: kubeadm writes the file only on the node where `kubeadm init` ran (1.29+:
+	// super-admin.conf), and tells admins to keep it off the node. A joined control-plane node has
+	// none, so its absence is reported (StatusAbsent), not counted as a problem, and `renew all`
+	// skips it.
+	InitNodeOnly bool
 }
 
 // CASpec is one certificate authority of kubeadm's PKI.
@@ -122,7 +127,7 @@ func Catalogue() []Spec {
 		{Name: "etcd-server", CAName: "etcd-ca", Kind: KindFile, File: "etcd/server", Components: etcd, Kubeadm: true, Renewable: true},
 		{Name: "front-proxy-client", CAName: "front-proxy-ca", Kind: KindFile, File: "front-proxy-client", Components: apiserver, Kubeadm: true, Renewable: true},
 		{Name: "scheduler.conf", CAName: "ca", Kind: KindKubeconfig, File: "scheduler.conf", Components: []string{"kube-scheduler"}, Kubeadm: true, Renewable: true},
-		{Name: "super-admin.conf", CAName: "ca", Kind: KindKubeconfig, File: "super-admin.conf", Kubeadm: true, Renewable: true},
+		{Name: "super-admin.conf", CAName: "ca", Kind: KindKubeconfig, File: "super-admin.conf", Kubeadm: true, Renewable: true, InitNodeOnly: true},
 		{Name: "kubelet.conf", CAName: "ca", Kind: KindKubeconfig, File: "kubelet.conf", Components: []string{"kubelet"}},
 		{Name: "kubelet-client", CAName: "ca", Kind: KindKubelet, File: "kubelet-client-current.pem", KeyFile: "kubelet-client-current.pem", Components: []string{"kubelet"}},
 		{Name: "kubelet-serving", CAName: "ca", Kind: KindKubelet, File: "kubelet.crt", KeyFile: "kubelet.key", Components: []string{"kubelet"}},

@@ -21,7 +21,10 @@ const (
 
 // Statuses, from best to worst. Expiring is a warning; the rest after it are problems.
 const (
-	StatusOK       = "OK"
+	StatusOK = "OK"
+	// StatusAbsent: a file kubeadm writes only on the node where kubeadm init ran
+	// (super-admin.conf) is not on this node. Reported, not a problem.
+	StatusAbsent   = "Absent"
 	StatusExpiring = "Expiring"
 	StatusPending  = "Pending"
 	// StatusRestartPending: the API server serves an older certificate than the one on disk.
@@ -118,7 +121,7 @@ func (r *Report) Severity() int {
 	sev := 0
 	up := func(status string) {
 		switch status {
-		case StatusOK:
+		case StatusOK, StatusAbsent:
 		case StatusExpiring, StatusPending, StatusRestartPending:
 			sev = max(sev, 1)
 		default:
@@ -263,6 +266,10 @@ func checkSpec(l Layout, store *caStore, s Spec, now time.Time, warnWithin time.
 	if errors.Is(err, fs.ErrNotExist) {
 		c.Missing, c.Status = true, StatusMissing
 		c.Problem = c.Path + " does not exist"
+		if s.InitNodeOnly {
+			c.Status = StatusAbsent
+			c.Problem = c.Path + " does not exist: kubeadm writes it only on the node where kubeadm init ran (not a problem)"
+		}
 		return c, false
 	}
 	if err != nil {

@@ -132,8 +132,14 @@ func Renew(l Layout, opts RenewOptions, now time.Time) (*RenewResult, error) {
 	}
 	store := &caStore{l: l, cache: map[string]*loadedCA{}}
 	var plan []*pending
+	var skipped []string
+	all := len(opts.Names) == 0 || (len(opts.Names) == 1 && opts.Names[0] == "all")
 	for _, name := range names {
 		p, err := prepare(l, store, name, opts, now)
+		if all && errors.Is(err, errInitNodeOnly) {
+			skipped = append(skipped, name+" is not on this node (kubeadm writes it only on the node where kubeadm init ran): skipped")
+			continue
+		}
 		if err != nil {
 			if left := interruptedFiles(l); !writes && len(left) > 0 {
 				return nil, fmt.Errorf("%w (an interrupted --new-key renewal left %s: run certs renew without "+
@@ -143,7 +149,7 @@ func Renew(l Layout, opts RenewOptions, now time.Time) (*RenewResult, error) {
 		}
 		plan = append(plan, p)
 	}
-	res := &RenewResult{DryRun: opts.DryRun, CSROnly: opts.CSROnly}
+	res := &RenewResult{DryRun: opts.DryRun, CSROnly: opts.CSROnly, Notes: skipped}
 	stamp := now.UTC().Format(backupStamp)
 	if opts.CSROnly && opts.CSRDir == "" {
 		opts.CSRDir = filepath.Join(l.TmpDir(), "clusterops-csr-"+stamp)
@@ -239,6 +245,10 @@ func (p *pending) verifyWritten(l Layout) error {
 	return nil
 }
 
+// errInitNodeOnly marks a missing file that kubeadm writes only on the node where kubeadm init
+// ran (Spec.InitNodeOnly): renew all skips it.
+var errInitNodeOnly = errors.New("kubeadm writes it only on the node where kubeadm init ran")
+
 // RenewNames checks certificate names given to renew and expands "all" (or none) to every
 // renewable certificate.
 func RenewNames(names []string) ([]string, error) {
@@ -272,8 +282,12 @@ func prepare(l Layout, store *caStore, name string, opts RenewOptions, now time.
 	shown := l.displayPath(p.certPath)
 	st, err := os.Stat(p.certPath)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("%s is missing (%s): renew cannot recreate it; "+
+		err := fmt.Errorf("%s is missing (%s): renew cannot recreate it; "+
 			"run 'kubeadm init phase %s' to create it, then renew", name, shown, createPhase(spec))
+		if spec.InitNodeOnly {
+			err = fmt.Errorf("%w (%w)", err, errInitNodeOnly)
+		}
+		return nil, err
 	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)

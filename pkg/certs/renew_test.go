@@ -217,3 +217,34 @@ func TestDefect4MarkRestartPending(t *testing.T) {
 		}
 	}
 }
+
+// super-admin.conf exists only on the node where kubeadm init ran: elsewhere it is reported as
+// Absent (kubeadm shows it as missing too), which is not a problem, while a missing admin.conf
+// is. Renewing it by name still says how to create it.
+func TestSuperAdminConfAbsentOnJoinedNodes(t *testing.T) {
+	l := minimalLayout(t)
+	r, err := CheckNode(l, t0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range r.Certificates {
+		switch c.Name {
+		case "super-admin.conf":
+			if c.Status != StatusAbsent || !c.Missing {
+				t.Errorf("super-admin.conf: %+v", c)
+			}
+		case "admin.conf":
+			if c.Status != StatusMissing {
+				t.Errorf("admin.conf: %+v", c)
+			}
+		}
+	}
+	only := &Report{Certificates: []Certificate{{Name: "super-admin.conf", Status: StatusAbsent}}}
+	if only.Severity() != 0 {
+		t.Errorf("an absent super-admin.conf has severity %d", only.Severity())
+	}
+	_, err = Renew(l, RenewOptions{Names: []string{"super-admin.conf"}, DryRun: true}, t0)
+	if err == nil || !strings.Contains(err.Error(), "kubeadm init phase kubeconfig super-admin") {
+		t.Errorf("renew super-admin.conf by name: %v", err)
+	}
+}

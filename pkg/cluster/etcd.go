@@ -23,7 +23,7 @@ type EtcdMember struct {
 	PeerURLs   []string `json:"peerURLs"`
 	Learner    bool     `json:"learner,omitempty"`
 	// Reachable: the member answered a status request through one of the API server's
-	// --etcd-servers endpoints.
+	// --etcd-servers endpoints (--root), or at its own client URLs (an agent pod, --control-plane).
 	Reachable bool   `json:"reachable"`
 	Leader    bool   `json:"leader,omitempty"`
 	Version   string `json:"version,omitempty"`
@@ -34,7 +34,9 @@ type EtcdMember struct {
 // EtcdStatus is the etcd section: members read from etcd itself with the API server's client
 // certificate (its --etcd-* flags, read under the node root), when reachable.
 type EtcdStatus struct {
-	Checked   bool         `json:"checked"`
+	Checked bool `json:"checked"`
+	// ReadOn is the node whose agent pod asked the members (--control-plane, --node).
+	ReadOn    string       `json:"readOn,omitempty"`
 	Reason    string       `json:"reason,omitempty"` // why it was not checked
 	Endpoints []string     `json:"endpoints,omitempty"`
 	Members   []EtcdMember `json:"members"`
@@ -46,8 +48,11 @@ func (c *collector) etcd(ctx context.Context) {
 	e := &c.s.ControlPlane.Etcd
 	e.Members = []EtcdMember{}
 	switch {
+	case c.in.Root == "" && c.in.NodeEtcd != nil:
+		c.etcdFromAgent(c.in.NodeEtcd)
+		return
 	case c.in.Root == "":
-		e.Reason = "not contacted: give --root (a control-plane node's root) to read the API server's etcd client certificate"
+		e.Reason = "not contacted: give --control-plane (an agent pod asks every member) or --root (a control-plane node's root, to use the API server's etcd client certificate)"
 		return
 	case c.apiserverFlags == nil:
 		e.Reason = "not contacted: no kube-apiserver mirror pod to take the etcd endpoints and certificates from"
@@ -105,6 +110,39 @@ func (c *collector) etcd(ctx context.Context) {
 		e.Members = append(e.Members, em)
 	}
 	sort.Slice(e.Members, func(i, j int) bool { return e.Members[i].Name < e.Members[j].Name })
+	if n := len(e.Members); n%2 == 0 && n > 0 {
+		c.problem(SeverityWarning, "controlPlane", "etcd: %d members, an even number: it tolerates no more failures than %d would", n, n-1)
+	}
+}
+
+// etcdFromAgent reports the members an agent pod asked at their own client URLs: a member that
+// did not answer is a problem, and so is a cluster without a leader.
+func (c *collector) etcdFromAgent(ne *NodeEtcd) {
+	e := &c.s.ControlPlane.Etcd
+	e.ReadOn = ne.Node
+	if ne.Err != "" {
+		e.Reason = "not contacted: " + ne.Err
+		c.problem(SeverityWarning, "controlPlane", "etcd: the members could not be read on node %s: %s", ne.Node, ne.Err)
+		return
+	}
+	e.Checked = true
+	leaders := 0
+	for _, m := range ne.Members {
+		e.Members = append(e.Members, m)
+		for _, u := range m.ClientURLs {
+			e.Endpoints = append(e.Endpoints, u)
+		}
+		switch {
+		case !m.Reachable:
+			c.problem(SeverityProblem, "controlPlane", "etcd: member %s (%s) is unreachable: %s", m.Name, strings.Join(m.ClientURLs, ","), m.Error)
+		case m.Leader:
+			leaders++
+		}
+	}
+	sort.Slice(e.Members, func(i, j int) bool { return e.Members[i].Name < e.Members[j].Name })
+	if leaders == 0 && len(e.Members) > 0 {
+		c.problem(SeverityProblem, "controlPlane", "etcd: no reachable member is the leader")
+	}
 	if n := len(e.Members); n%2 == 0 && n > 0 {
 		c.problem(SeverityWarning, "controlPlane", "etcd: %d members, an even number: it tolerates no more failures than %d would", n, n-1)
 	}

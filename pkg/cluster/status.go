@@ -74,6 +74,17 @@ type Inputs struct {
 	// NodeCNI, when not nil, is a node's /etc/cni/net.d as an agent pod read it (cluster
 	// status --node): used like Root's.
 	NodeCNI *NodeCNI
+	// NodeEtcd, when not nil, is the etcd member list an agent pod on a control-plane node read
+	// (cluster status --control-plane): every member asked at its own client URLs.
+	NodeEtcd *NodeEtcd
+}
+
+// NodeEtcd is the etcd members as an agent pod on a control-plane node saw them, or why it could
+// not see them.
+type NodeEtcd struct {
+	Node    string
+	Members []EtcdMember
+	Err     string
 }
 
 // NodeCNI is the CNI configs an agent pod read on a node, or why it could not.

@@ -219,3 +219,32 @@ func TestCollectNodeCNI(t *testing.T) {
 		t.Errorf("cni %+v, warnings %v", c, problems(s, SeverityWarning))
 	}
 }
+
+func TestCollectNodeEtcd(t *testing.T) {
+	client := fake.NewClientset()
+	members := []EtcdMember{
+		{Name: "cp1", ClientURLs: []string{"https://10.0.0.1:2379"}, Reachable: true, Leader: true},
+		{Name: "cp2", ClientURLs: []string{"https://10.0.0.2:2379"}, Reachable: true},
+		{Name: "cp3", ClientURLs: []string{"https://10.0.0.3:2379"}, Error: "no answer at its client URLs"},
+	}
+	s, err := Collect(context.Background(), Inputs{Client: client, NodeEtcd: &NodeEtcd{Node: "cp1", Members: members}}, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := s.ControlPlane.Etcd
+	if !e.Checked || e.ReadOn != "cp1" || len(e.Members) != 3 || len(e.Endpoints) != 3 {
+		t.Fatalf("etcd section: %+v", e)
+	}
+	if !hasProblem(s, SeverityProblem, "member cp3 (https://10.0.0.3:2379) is unreachable") || hasProblem(s, SeverityProblem, "no reachable member is the leader") {
+		t.Errorf("problems: %+v", s.Problems)
+	}
+	members[0].Leader = false
+	s, _ = Collect(context.Background(), Inputs{Client: client, NodeEtcd: &NodeEtcd{Node: "cp1", Members: members}}, now)
+	if !hasProblem(s, SeverityProblem, "no reachable member is the leader") {
+		t.Errorf("no leader is not a problem: %+v", s.Problems)
+	}
+	s, _ = Collect(context.Background(), Inputs{Client: client, NodeEtcd: &NodeEtcd{Node: "cp1", Err: "forbidden"}}, now)
+	if s.ControlPlane.Etcd.Checked || !strings.Contains(s.ControlPlane.Etcd.Reason, "forbidden") || !hasProblem(s, SeverityWarning, "could not be read on node cp1") {
+		t.Errorf("an agent error: %+v %+v", s.ControlPlane.Etcd, s.Problems)
+	}
+}

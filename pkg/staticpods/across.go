@@ -38,6 +38,17 @@ type AcrossNodesResult struct {
 	Nodes      []string         `json:"nodes"`
 	Components []ComponentDrift `json:"components"`
 	Drifts     int              `json:"drifts"`
+	// Expected lists the per-member flags that differed, as kubeadm writes them by design, and
+	// are therefore not drift (see perMemberFlags).
+	Expected []string `json:"expected,omitempty"`
+}
+
+// perMemberFlags are flags kubeadm writes differently on each control-plane node by design:
+// etcd's initial cluster is the member list at the time that member joined (cp1 lists only
+// itself), and etcd reads both only when a member starts with an empty data dir.
+var perMemberFlags = map[string]bool{
+	"etcd\x00--initial-cluster":       true,
+	"etcd\x00--initial-cluster-state": true,
 }
 
 // Clean says whether every component is on every node with the same flags and images.
@@ -130,6 +141,10 @@ func CompareAcrossNodes(nodes []NodeManifests) *AcrossNodesResult {
 				continue
 			}
 			container, flag, _ := strings.Cut(key, "\x00")
+			if perMemberFlags[key] {
+				res.Expected = append(res.Expected, comp+" "+container+" "+flag)
+				continue
+			}
 			fd := FlagDrift{Container: container, Flag: flag, Values: map[string]string{}}
 			for _, n := range present {
 				v, ok := byNode[n.Node]

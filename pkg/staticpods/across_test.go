@@ -44,3 +44,36 @@ spec:
 		t.Errorf("%+v", missing.Components)
 	}
 }
+
+// kubeadm writes etcd's initial cluster per member (cp1 lists itself only): that is not drift,
+// and it is listed as expected; any other etcd flag that differs still is.
+func TestCompareAcrossNodesEtcdPerMemberFlags(t *testing.T) {
+	etcd := func(initial, state, extra string) []ManifestFile {
+		pod, err := ParseManifest([]byte(`apiVersion: v1
+kind: Pod
+metadata: {name: etcd, namespace: kube-system}
+spec:
+  containers:
+  - name: etcd
+    image: registry.k8s.io/etcd:3.6.5-0
+    command:
+    - etcd
+    - --initial-cluster=` + initial + state + extra + `
+`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return []ManifestFile{{Path: "/etc/kubernetes/manifests/etcd.yaml", Pod: pod}}
+	}
+	res := CompareAcrossNodes([]NodeManifests{
+		{Node: "cp1", IPs: []string{"10.0.0.1"}, Files: etcd("cp1=https://10.0.0.1:2380", "", "")},
+		{Node: "cp2", IPs: []string{"10.0.0.2"}, Files: etcd("cp1=https://10.0.0.1:2380,cp2=https://10.0.0.2:2380", "\n    - --initial-cluster-state=existing", "")},
+		{Node: "cp3", IPs: []string{"10.0.0.3"}, Files: etcd("cp1=https://10.0.0.1:2380,cp2=https://10.0.0.2:2380,cp3=https://10.0.0.3:2380", "\n    - --initial-cluster-state=existing", "\n    - --snapshot-count=5000")},
+	})
+	if res.Drifts != 1 || len(res.Components[0].Drift) != 1 || res.Components[0].Drift[0].Flag != "--snapshot-count" {
+		t.Fatalf("want only --snapshot-count as drift: %+v", res.Components)
+	}
+	if len(res.Expected) != 2 || res.Expected[0] != "etcd etcd --initial-cluster" || res.Expected[1] != "etcd etcd --initial-cluster-state" {
+		t.Errorf("expected: %q", res.Expected)
+	}
+}

@@ -68,12 +68,17 @@ const clusterStatusLong = `Show the cluster the way the architecture diagram dra
 What it cannot read (Forbidden) is listed, and everything else is still shown. etcd members are
 shown from their static pods and the API server's etcd checks; with --root, the etcd members are
 listed from etcd itself with the API server's etcd client certificate (its --etcd-* flags, read
-under ROOT): name, client URLs, reachable, leader, version, DB size.
+under ROOT): name, client URLs, reachable, leader, version, DB size. With --control-plane (or a
+--node with the control-plane role), a second agent pod on that node runs "etcd members" and asks
+every member at its own client URLs: on an HA cluster, all members, the leader, and the ones
+that do not answer (a problem).
 
 The agent (--node NAME, or --control-plane: the first Ready control-plane node by name) is
 opt-in: without these flags no pod is made and the CNI is detected from the API only, as
-before. The pod mounts /etc/cni/net.d read-only, has no host network and no API access, and is
-deleted when the command ends (docs/guide/agent.md). When it cannot run (forbidden, Pod
+before. The CNI pod mounts /etc/cni/net.d read-only and has no host network; the etcd pod mounts
+/etc/kubernetes/manifests and /etc/kubernetes/pki/etcd read-only and uses the host network (to
+reach the members). Neither has API access, and both are deleted when the command ends
+(docs/guide/agent.md). When it cannot run (forbidden, Pod
 Security, image, node not Ready), the report still comes back: the CNI configs part says why
 (networking.cni.configsError) and counts as a warning.
 
@@ -105,7 +110,7 @@ func NewCmdClusterStatus(f cmdutil.Factory, streams genericiooptions.IOStreams) 
 	}, f, o)
 	cmdutil.AddRootFlag(cmd, &o.Root, "", "A control-plane node's root (/ on the node): read its etc/cni/net.d for the CNI, and list the etcd members with the API server's etcd client certificate.")
 	o.agents.AddFlags(cmd, true, false)
-	cmd.Flags().BoolVar(&o.agents.ControlPlane, "control-plane", false, "Read the CNI configs on the first Ready node labelled "+agent.LabelControlPlane+" through an agent pod.")
+	cmd.Flags().BoolVar(&o.agents.ControlPlane, "control-plane", false, "Read the CNI configs and the etcd members on the first Ready node labelled "+agent.LabelControlPlane+" through agent pods.")
 	o.output.AddFlags(cmd)
 	cmdutil.AddFleetFlags(cmd, f, streams, NewCmdClusterStatus)
 	return cmd
@@ -177,6 +182,11 @@ func (o *ClusterStatusOptions) Run(ctx context.Context) error {
 			return err
 		}
 		in.NodeCNI = nc
+		if nc.Node != "" && nc.Err == "" {
+			if in.NodeEtcd, err = o.nodeEtcd(ctx, nc.Node); err != nil {
+				return err
+			}
+		}
 	}
 	ctx, cancel := context.WithTimeout(ctx, o.timeout)
 	defer cancel()

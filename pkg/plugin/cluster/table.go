@@ -215,7 +215,11 @@ func etcdMembers(out io.Writer, e cluster.EtcdStatus) {
 		fmt.Fprintf(out, "  etcd members: %s\n", e.Reason)
 		return
 	}
-	fmt.Fprintf(out, "  etcd members (from %s):\n", strings.Join(e.Endpoints, ","))
+	if e.ReadOn != "" {
+		fmt.Fprintf(out, "  etcd members (asked at their own client URLs by an agent pod on %s):\n", e.ReadOn)
+	} else {
+		fmt.Fprintf(out, "  etcd members (from %s):\n", strings.Join(e.Endpoints, ","))
+	}
 	w, flush := cmdutil.NewSection(out)
 	fmt.Fprintln(w, "    NAME\tID\tCLIENT URLS\tREACHABLE\tLEADER\tVERSION\tDB SIZE")
 	for _, m := range e.Members {

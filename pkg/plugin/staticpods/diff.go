@@ -62,7 +62,8 @@ short-lived agent pod; --nodes a,b or --control-plane compares several nodes, ea
 mirror pods. --across-nodes compares the same component's manifests between the control-plane
 nodes (or --nodes), flag by flag: config drift between the members of an HA control plane. Each
 node's own name and addresses are replaced by <node-name> and <node-ip> first, since kubeadm
-writes them per node. See docs/guide/agent.md.
+writes them per node; etcd's --initial-cluster and --initial-cluster-state differ per member by
+design (listed under "expected", not drift). See docs/guide/agent.md.
 
 Exit codes:
   0  every manifest matches its mirror pod

@@ -234,6 +234,9 @@ func (o *StaticPodsDiffOptions) printAcross(nodes []nodeManifests, unreachable m
 				fmt.Fprintf(w, "%s\t\t\tsame on every node\n", c.Component)
 			}
 		}
+		if len(res.Expected) > 0 {
+			fmt.Fprintf(w, "\nDiffer by design (kubeadm writes them per member; not drift): %s\n", strings.Join(res.Expected, ", "))
+		}
 		return unreachableTable(w, unreachable)
 	})
 	if err != nil {

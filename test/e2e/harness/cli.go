@@ -3,6 +3,7 @@ package harness
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -83,4 +84,15 @@ func (c CLI) Run(t testing.TB, extraEnv []string, name string, args ...string) R
 	}
 	t.Logf("$ %s %s  (exit %d)\n%s%s", name, strings.Join(args, " "), res.Code, res.Stdout, res.Stderr)
 	return res
+}
+
+// PluginJSON runs `kubectl clusterops ARGS -o json` and decodes its stdout into v; a stdout that
+// is not JSON fails the test.
+func (c CLI) PluginJSON(t testing.TB, v any, args ...string) Result {
+	t.Helper()
+	r := c.Run(t, nil, "kubectl", append(append([]string{"clusterops"}, args...), "-o", "json")...)
+	if err := json.Unmarshal([]byte(r.Stdout), v); err != nil {
+		t.Fatalf("%v: not JSON (exit %d, %q): %v", args, r.Code, r.Stderr, err)
+	}
+	return r
 }

@@ -36,14 +36,17 @@ type RealNode struct {
 }
 
 // NodeTierAllowed says why the real-node tier may not run here, or "" when it may.
-func NodeTierAllowed() string {
+func NodeTierAllowed() string { return tierAllowed("the real-node tier", NodeTierOptIn) }
+
+// tierAllowed says why a tier that changes this host may not run here, or "" when it may.
+func tierAllowed(tier, optIn string) string {
 	switch {
 	case runtime.GOOS != "linux":
-		return "the real-node tier runs on Linux only"
-	case os.Getenv(NodeTierOptIn) != "1":
-		return "the real-node tier changes this host; set " + NodeTierOptIn + "=1 to allow it"
+		return tier + " runs on Linux only"
+	case os.Getenv(optIn) != "1":
+		return tier + " changes this host; set " + optIn + "=1 to allow it"
 	case os.Geteuid() != 0:
-		return "the real-node tier must run as root"
+		return tier + " must run as root"
 	}
 	return ""
 }

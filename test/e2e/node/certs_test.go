@@ -16,23 +16,13 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/clusterops/kubectl-clusterops/pkg/certs"
+	"github.com/clusterops/kubectl-clusterops/test/e2e/harness"
 )
 
-type expiry struct {
-	Name              string     `json:"name"`
-	Path              string     `json:"path"`
-	ExpirationDate    *time.Time `json:"expirationDate"`
-	NotAfter          *time.Time `json:"notAfter"`
-	CAName            string     `json:"caName"`
-	Missing           bool       `json:"missing"`
-	ExternallyManaged bool       `json:"externallyManaged"`
-	Status            string     `json:"status"`
-}
-
-type expiryReport struct {
-	Certificates []expiry `json:"certificates"`
-	CAs          []expiry `json:"certificateAuthorities"`
-}
+type (
+	expiry       = harness.CertExpiry
+	expiryReport = harness.CertExpiryReport
+)
 
 func kubeadmExpiration(t *testing.T) expiryReport {
 	t.Helper()
@@ -61,20 +51,12 @@ func ourCheck(t *testing.T) expiryReport {
 // certs check on the real node agrees with the real kubeadm, and also reports the kubelet's certs.
 func testCertsCheckOnTheRealNode(t *testing.T) {
 	kubeadm, ours := kubeadmExpiration(t), ourCheck(t)
+	for _, m := range harness.KubeadmMismatches(kubeadm, ours, "") {
+		t.Error(m)
+	}
 	byName := map[string]expiry{}
 	for _, c := range append(ours.Certificates, ours.CAs...) {
 		byName[c.Name] = c
-	}
-	for _, k := range append(kubeadm.Certificates, kubeadm.CAs...) {
-		o, ok := byName[k.Name]
-		switch {
-		case !ok:
-			t.Errorf("%s: kubeadm lists it, certs check does not", k.Name)
-		case k.ExpirationDate == nil || o.NotAfter == nil || !k.ExpirationDate.Equal(*o.NotAfter):
-			t.Errorf("%s: expiry kubeadm %v, ours %v", k.Name, k.ExpirationDate, o.NotAfter)
-		case k.CAName != o.CAName || k.Missing != o.Missing || k.ExternallyManaged != o.ExternallyManaged:
-			t.Errorf("%s: kubeadm %+v, ours %+v", k.Name, k, o)
-		}
 	}
 	for _, name := range []string{"kubelet-client", "kubelet-serving"} {
 		if c, ok := byName[name]; !ok || c.NotAfter == nil || c.Missing {

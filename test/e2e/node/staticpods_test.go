@@ -4,7 +4,6 @@ package node
 
 import (
 	"context"
-	"encoding/json"
 	"strings"
 	"syscall"
 	"testing"
@@ -31,11 +30,7 @@ type spDiff struct {
 
 func runJSON(t *testing.T, v any, args ...string) harness.Result {
 	t.Helper()
-	r := env.cli.Run(t, nil, "kubectl", append(append([]string{"clusterops"}, args...), "-o", "json")...)
-	if err := json.Unmarshal([]byte(r.Stdout), v); err != nil {
-		t.Fatalf("%v: not JSON (exit %d, %q): %v", args, r.Code, r.Stderr, err)
-	}
-	return r
+	return env.cli.PluginJSON(t, v, args...)
 }
 
 // `staticpods list` shows the real kubelet's mirror pods, with the kubelet's own config.hash.
