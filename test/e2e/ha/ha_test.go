@@ -440,3 +440,40 @@ func testPowerOffCP3(t *testing.T) {
 		t.Errorf("no problem names cp3: %+v", s.Problems)
 	}
 }
+
+// cp3 boots again (hack/ha-up boot: new namespaces, its containerd and kubelet, the same disks):
+// it turns Ready, its static pods run, and etcd has three healthy members again.
+func testBootCP3Again(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
+	defer cancel()
+	start := time.Now()
+	if err := env.ha.Boot(ctx, "cp3"); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		n, err := env.ha.Client.CoreV1().Nodes().Get(ctx, "cp3", metav1.GetOptions{})
+		if err == nil && harness.NodeReady(n) {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("cp3 not Ready %s after its boot", time.Since(start))
+		}
+		time.Sleep(2 * time.Second)
+	}
+	for _, c := range []string{"etcd", "kube-apiserver"} {
+		if err := waitPodReady(ctx, c, "cp3", ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Logf("cp3 Ready, etcd and kube-apiserver running %s after its boot", time.Since(start).Round(time.Second))
+	s, r := clusterStatus(t)
+	reachable := 0
+	for _, m := range s.ControlPlane.Etcd.Members {
+		if m.Reachable {
+			reachable++
+		}
+	}
+	if r.Code == 2 || r.Code == 3 || reachable != 3 {
+		t.Errorf("after cp3's boot: exit %d, etcd members %+v\n%s", r.Code, s.ControlPlane.Etcd.Members, r.Stderr)
+	}
+}

@@ -39,7 +39,7 @@ func TestMain(m *testing.M) { os.Exit(runMain(m)) }
 
 // TestHA is the whole tier: one shared cluster, so the steps run one after another, in this
 // order (run one with -run 'TestHA/NAME'). The etcd restore replaces the cluster's state and the
-// power-off takes cp3 away: they come last.
+// power-off takes cp3 away (then it boots again): they come last.
 func TestHA(t *testing.T) {
 	steps := []struct {
 		name string
@@ -52,6 +52,7 @@ func TestHA(t *testing.T) {
 		{"UpgradePlanMidUpgrade", testUpgradePlanMidUpgrade},
 		{"EtcdSnapshotFollowerRestoreAllMembers", testEtcdSnapshotRestoreAllMembers},
 		{"PowerOffCP3", testPowerOffCP3},
+		{"BootCP3Again", testBootCP3Again},
 	}
 	for _, s := range steps {
 		t.Run(s.name, s.run)
