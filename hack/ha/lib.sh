@@ -27,11 +27,10 @@ POD_SUBNET=10.245.0.0/16
 # Per-node dirs bind-mounted over these paths inside the node's mount namespace.
 NODE_MOUNTS=(/etc/kubernetes /var/lib/kubelet /var/lib/etcd /var/lib/containerd /run/containerd /etc/cni/net.d
   /var/lib/cni /var/log/pods /var/log/containers /etc/containerd /run/netns /usr/libexec/kubernetes)
-CGROUP_CONTROLLERS=(blkio cpu cpuacct cpuset devices freezer hugetlb memory net_cls net_prio perf_event pids rdma systemd unified)
 
 log() { printf '[ha %s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 
-# guard refuses to touch the host unless the admin opted in, as root, on Linux with cgroup v1.
+# guard refuses to touch the host unless the admin opted in, as root, on Linux.
 guard() {
   [ "$(uname -s)" = Linux ] || die "the multi-node tier runs on Linux only"
   [ "${CLUSTEROPS_E2E_HA:-}" = 1 ] || die "the multi-node tier changes this host (a bridge, cgroups, haproxy, namespaces with kubelets); set CLUSTEROPS_E2E_HA=1 to allow it"
@@ -67,7 +66,7 @@ ha_ours_or_absent() {
   return 0
 }
 
-ha_dump_logs() {
+dump_logs() {
   local f
   for f in "$HA_STATE"/nodes/*/*.log "$HA_STATE"/haproxy.log; do
     [ -f "$f" ] && { echo "===== $f (last 40 lines)"; tail -n 40 "$f"; } >&2
@@ -77,4 +76,3 @@ ha_dump_logs() {
   done
   return 0
 }
-dump_logs() { ha_dump_logs; }

@@ -133,7 +133,7 @@ func Renew(l Layout, opts RenewOptions, now time.Time) (*RenewResult, error) {
 	store := &caStore{l: l, cache: map[string]*loadedCA{}}
 	var plan []*pending
 	var skipped []string
-	all := len(opts.Names) == 0 || (len(opts.Names) == 1 && opts.Names[0] == "all")
+	all := namesAll(opts.Names)
 	for _, name := range names {
 		p, err := prepare(l, store, name, opts, now)
 		if all && errors.Is(err, errInitNodeOnly) {
@@ -249,11 +249,16 @@ func (p *pending) verifyWritten(l Layout) error {
 // ran (Spec.InitNodeOnly): renew all skips it.
 var errInitNodeOnly = errors.New("kubeadm writes it only on the node where kubeadm init ran")
 
+// namesAll says whether the names ask for every renewable certificate: none, or just "all".
+func namesAll(names []string) bool {
+	return len(names) == 0 || (len(names) == 1 && names[0] == "all")
+}
+
 // RenewNames checks certificate names given to renew and expands "all" (or none) to every
 // renewable certificate.
 func RenewNames(names []string) ([]string, error) {
 	all := RenewableNames()
-	if len(names) == 0 || (len(names) == 1 && names[0] == "all") {
+	if namesAll(names) {
 		return all, nil
 	}
 	var out []string

@@ -109,10 +109,7 @@ func (c *collector) etcd(ctx context.Context) {
 		}
 		e.Members = append(e.Members, em)
 	}
-	sort.Slice(e.Members, func(i, j int) bool { return e.Members[i].Name < e.Members[j].Name })
-	if n := len(e.Members); n%2 == 0 && n > 0 {
-		c.problem(SeverityWarning, "controlPlane", "etcd: %d members, an even number: it tolerates no more failures than %d would", n, n-1)
-	}
+	c.sortAndCountMembers()
 }
 
 // etcdFromAgent reports the members an agent pod asked at their own client URLs: a member that
@@ -129,9 +126,7 @@ func (c *collector) etcdFromAgent(ne *NodeEtcd) {
 	leaders := 0
 	for _, m := range ne.Members {
 		e.Members = append(e.Members, m)
-		for _, u := range m.ClientURLs {
-			e.Endpoints = append(e.Endpoints, u)
-		}
+		e.Endpoints = append(e.Endpoints, m.ClientURLs...)
 		switch {
 		case !m.Reachable:
 			c.problem(SeverityProblem, "controlPlane", "etcd: member %s (%s) is unreachable: %s", m.Name, strings.Join(m.ClientURLs, ","), m.Error)
@@ -139,10 +134,16 @@ func (c *collector) etcdFromAgent(ne *NodeEtcd) {
 			leaders++
 		}
 	}
-	sort.Slice(e.Members, func(i, j int) bool { return e.Members[i].Name < e.Members[j].Name })
 	if leaders == 0 && len(e.Members) > 0 {
 		c.problem(SeverityProblem, "controlPlane", "etcd: no reachable member is the leader")
 	}
+	c.sortAndCountMembers()
+}
+
+// sortAndCountMembers orders the members by name and warns about an even member count.
+func (c *collector) sortAndCountMembers() {
+	e := &c.s.ControlPlane.Etcd
+	sort.Slice(e.Members, func(i, j int) bool { return e.Members[i].Name < e.Members[j].Name })
 	if n := len(e.Members); n%2 == 0 && n > 0 {
 		c.problem(SeverityWarning, "controlPlane", "etcd: %d members, an even number: it tolerates no more failures than %d would", n, n-1)
 	}
