@@ -199,7 +199,7 @@ func annotate(manifest []byte, stamp string) []byte {
 func waitRestored(ctx context.Context, component, node, stamp string) error {
 	for {
 		p, err := mirrorPod(ctx, component, node)
-		if err == nil && p.Annotations[restoredAnnotation] == stamp && podReady(p) {
+		if err == nil && p.Annotations[restoredAnnotation] == stamp && harness.PodReady(p) {
 			return nil
 		}
 		select {
@@ -210,24 +210,12 @@ func waitRestored(ctx context.Context, component, node, stamp string) error {
 	}
 }
 
-func podReady(p *corev1.Pod) bool {
-	if p.Status.Phase != corev1.PodRunning {
-		return false
-	}
-	for _, c := range p.Status.Conditions {
-		if c.Type == corev1.PodReady {
-			return c.Status == corev1.ConditionTrue
-		}
-	}
-	return false
-}
-
 // waitPodReady waits until the component's mirror pod on node is Running and Ready (and, when
 // image is not "", runs that image).
 func waitPodReady(ctx context.Context, component, node, image string) error {
 	for {
 		p, err := mirrorPod(ctx, component, node)
-		if err == nil && podReady(p) && (image == "" || p.Spec.Containers[0].Image == image) {
+		if err == nil && harness.PodReady(p) && (image == "" || p.Spec.Containers[0].Image == image) {
 			return nil
 		}
 		select {

@@ -134,7 +134,7 @@ func (n *RealNode) WaitMirrorHashChange(ctx context.Context, component, old stri
 		pod, err := n.MirrorPod(ctx, component)
 		if err == nil {
 			last = pod.Annotations["kubernetes.io/config.hash"]
-			if last != "" && last != old && podReady(pod) {
+			if last != "" && last != old && PodReady(pod) {
 				return last, nil
 			}
 		}
@@ -146,7 +146,8 @@ func (n *RealNode) WaitMirrorHashChange(ctx context.Context, component, old stri
 	}
 }
 
-func podReady(pod *corev1.Pod) bool {
+// PodReady says whether the pod is Running and its Ready condition is True.
+func PodReady(pod *corev1.Pod) bool {
 	if pod.Status.Phase != corev1.PodRunning {
 		return false
 	}
