@@ -51,6 +51,11 @@ type RestartOptions struct {
 	Mirror MirrorPods
 	// Progress receives one line per step; may be nil.
 	Progress func(format string, args ...any)
+	// BeforeStop, when set, runs just before a component's manifest is moved away: before a
+	// leading etcd member stops, the caller hands its leadership to another member, so that
+	// the restart costs no leader election. It returns a note for the result; it cannot stop
+	// the restart (a failed hand-over is a note too).
+	BeforeStop func(ctx context.Context, component string) string
 }
 
 // RestartedPod is what happened to one static pod.
@@ -66,7 +71,9 @@ type RestartedPod struct {
 	// OldContainerID and NewContainerID are the running containers before and after.
 	OldContainerID string `json:"oldContainerID,omitempty"`
 	NewContainerID string `json:"newContainerID,omitempty"`
-	Note           string `json:"note,omitempty"`
+	// BeforeStop is what was done just before the stop (RestartOptions.BeforeStop).
+	BeforeStop string `json:"beforeStop,omitempty"`
+	Note       string `json:"note,omitempty"`
 }
 
 // RestartStaticPods restarts the given static pods one at a time, the way kubeadm does during an
@@ -103,6 +110,11 @@ func RestartStaticPods(ctx context.Context, l Layout, components []string, opts 
 			st, found, err := opts.Mirror.MirrorPod(ctx, component)
 			if err == nil && found {
 				watch, rp.OldUID, rp.OldHash, rp.OldContainerID = true, st.UID, st.Hash, st.ContainerID
+			}
+		}
+		if opts.BeforeStop != nil {
+			if rp.BeforeStop = opts.BeforeStop(ctx, component); rp.BeforeStop != "" {
+				progress("%s: %s", component, rp.BeforeStop)
 			}
 		}
 		progress("restarting %s: moving %s out of the manifests dir", component, rp.Manifest)

@@ -185,6 +185,26 @@ func TestEtcdThreeMembers(t *testing.T) {
 	if len(ms.Members) != 3 || leaders != 1 || !ms.Healthy {
 		t.Fatalf("members: %+v", ms)
 	}
+	// move-leader: away from the leader, and etcd itself then names the new one
+	var leader string
+	for _, m := range ms.Members {
+		if m.IsLeader {
+			leader = m.Name
+		}
+	}
+	mv := decode[backup.LeaderMove](t, run(t, "kubectl", "clusterops", "etcd", "move-leader", "--away-from", leader, "--root", cp.Root, "-o", "json"))
+	if !mv.Moved || mv.From != leader || mv.To == leader || mv.To == "" {
+		t.Fatalf("move-leader --away-from %s: %+v", leader, mv)
+	}
+	ms = decode[membersJSON](t, run(t, "kubectl", "clusterops", "etcd", "members", "--root", cp.Root, "-o", "json"))
+	for _, m := range ms.Members {
+		if m.IsLeader != (m.Name == mv.To) {
+			t.Fatalf("after move-leader to %s: members %+v", mv.To, ms.Members)
+		}
+	}
+	if r := run(t, "kubectl", "clusterops", "etcd", "move-leader", "--away-from", leader, "--root", cp.Root); r.code != 0 || !strings.Contains(r.stdout, "does not lead") {
+		t.Errorf("move-leader --away-from %s, no longer the leader: exit %d %q %q", leader, r.code, r.stdout, r.stderr)
+	}
 	file := filepath.Join(dir, "snap.db")
 	r := run(t, "kubectl", "clusterops", "etcd", "snapshot", "save", file, "--root", cp.Root)
 	if r.code != 0 || !strings.Contains(r.stderr, "follower") {

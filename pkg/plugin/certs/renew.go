@@ -18,6 +18,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/clusterops/kubectl-clusterops/pkg/agent"
+	"github.com/clusterops/kubectl-clusterops/pkg/backup"
 	"github.com/clusterops/kubectl-clusterops/pkg/certs"
 )
 
@@ -216,13 +217,61 @@ func (o *CertsRenewOptions) Run(ctx context.Context) error {
 		progress := func(format string, args ...any) { fmt.Fprintf(o.ErrOut, format+"\n", args...) }
 		out.Restarted, err = certs.RestartStaticPods(ctx, l, res.RestartStaticPods, certs.RestartOptions{
 			Away: o.RestartWait, Timeout: o.RestartTimeout, Poll: time.Second, Sleep: sleepCtx,
-			Mirror: o.mirror, Progress: progress})
+			Mirror: o.mirror, Progress: progress, BeforeStop: etcdLeaderAway(o.node.root)})
 		if err != nil {
 			_ = o.printer.Print(o.Out, "CertificateRenewal", out, func(w io.Writer) error { return renewTable(w, out) })
 			return &cmdutil.ExitError{Code: cmdutil.ExitCannotRun, Err: fmt.Errorf("certificates renewed, but restarting static pods failed: %w", err)}
 		}
 	}
 	return o.printer.Print(o.Out, "CertificateRenewal", out, func(w io.Writer) error { return renewTable(w, out) })
+}
+
+// etcdLeaderAway is the BeforeStop of a renewal's restarts: before this node's etcd stops, when
+// its member (the etcd manifest's --name) leads, the leadership goes to the healthy voting
+// follower that has applied the most entries (etcd move-leader --away-from), so that the restart
+// costs no leader election -- during one no member takes writes and every kube-apiserver's
+// /readyz fails. A node whose etcd cannot be asked (no manifest, unreachable) restarts as before,
+// with a note.
+func etcdLeaderAway(root string) func(ctx context.Context, component string) string {
+	return func(ctx context.Context, component string) string {
+		if component != "etcd" {
+			return ""
+		}
+		fail := func(err error) string {
+			return "could not hand the etcd leadership over first (" + cmdutil.OneLine(err.Error()) + "); restarting anyway"
+		}
+		pod, err := backup.ReadEtcdManifest(root)
+		if err != nil {
+			return fail(err)
+		}
+		name, ok := backup.ManifestFlag(pod, "name")
+		if !ok {
+			return fail(errors.New("the etcd manifest has no --name"))
+		}
+		conn, err := backup.DiscoverConn(root, backup.Conn{DialTimeout: 5 * time.Second})
+		if err != nil {
+			return fail(err)
+		}
+		cli, err := conn.New()
+		if err != nil {
+			return fail(err)
+		}
+		defer cli.Close()
+		ctx, cancel := context.WithTimeout(ctx, time.Minute)
+		defer cancel()
+		ms, err := backup.ListMembers(ctx, cli, conn.Endpoints, conn.DialTimeout)
+		if err != nil {
+			return fail(err)
+		}
+		mv, err := backup.MoveLeader(ctx, ms, name, "", backup.ConnTransferer(conn))
+		switch {
+		case err != nil:
+			return fail(err)
+		case mv.Moved:
+			return fmt.Sprintf("this member (%s) led: handed the etcd leadership to %s first", mv.From, mv.To)
+		}
+		return mv.Note
+	}
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) error {

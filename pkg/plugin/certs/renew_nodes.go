@@ -67,7 +67,9 @@ func (o *CertsRenewOptions) validateNodes() error {
 }
 
 // renewJob is the agent's command: the same renewal with --root /host, restarting the node's
-// static pods (the agent has no API access, so each manifest stays away --restart-wait).
+// static pods (the agent has no API access, so each manifest stays away --restart-wait). It runs
+// on the host network: before a leading etcd member restarts, the agent hands its leadership to
+// another member, which it reaches at that member's own client URL.
 func (o *CertsRenewOptions) renewJob() agent.Job {
 	args := append([]string{"certs", "renew"}, o.Names...)
 	args = append(args, o.node.nodeArgs()...)
@@ -80,7 +82,7 @@ func (o *CertsRenewOptions) renewJob() agent.Job {
 	} else {
 		args = append(args, "--restart-static-pods")
 	}
-	return agent.Job{Command: "certs renew", Args: args, Mounts: o.node.nodeMounts(!o.DryRun), Deadline: o.agents.Timeout}
+	return agent.Job{Command: "certs renew", Args: args, Mounts: o.node.nodeMounts(!o.DryRun), HostNetwork: !o.DryRun, Deadline: o.agents.Timeout}
 }
 
 // runNodes renews one node at a time: the agent renews and restarts the static pods, then the

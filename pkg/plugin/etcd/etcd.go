@@ -153,7 +153,7 @@ func NewCmdEtcd(f cmdutil.Factory, streams genericiooptions.IOStreams) *cobra.Co
 		NewCmdSnapshotStream(streams, root),
 		NewCmdSnapshotReceive(streams),
 	)
-	cmd.AddCommand(snapshot, NewCmdEtcdMembers(f, streams, root))
+	cmd.AddCommand(snapshot, NewCmdEtcdMembers(f, streams, root), NewCmdEtcdMoveLeader(f, streams, root))
 	return cmd
 }
 

@@ -48,6 +48,7 @@ func TestHA(t *testing.T) {
 		{"ClusterStatus", testClusterStatus},
 		{"StaticPodsDiffAcrossNodes", testStaticPodsDiffAcrossNodes},
 		{"CertsCheckControlPlane", testCertsCheckControlPlane},
+		{"EtcdMoveLeader", testEtcdMoveLeader},
 		{"CertsRenewRolling", testCertsRenewRolling},
 		{"UpgradePlanMidUpgrade", testUpgradePlanMidUpgrade},
 		{"EtcdSnapshotFollowerRestoreAllMembers", testEtcdSnapshotRestoreAllMembers},
