@@ -12,9 +12,9 @@ LDFLAGS := -s -w -X $(PKG).gitVersion=$(VERSION) -X $(PKG).gitCommit=$(COMMIT) -
 
 all: build
 
-## build: the plugin binary, bin/kubectl-clusterops
+## build: the plugin binary, bin/kubectl-clusterops: static (CGO off), as the Krew archives and the image ship it
 build:
-	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/kubectl-clusterops ./cmd/kubectl-clusterops
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/kubectl-clusterops ./cmd/kubectl-clusterops
 
 ## install: go install the plugin into GOBIN
 install:
