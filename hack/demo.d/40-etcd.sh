@@ -1,9 +1,11 @@
 # shellcheck shell=bash
-# etcd: members, a verified snapshot with its sidecar, status (next to the real etcdutl's),
+# etcd: members, the leader hand-over, a verified snapshot with its sidecar, status (next to the real etcdutl's),
 # verify (with a test restore), list, --contents, a damaged copy caught, the CronJob.
 # Sourced by hack/demo: $CLUSTEROPS_ROOT is the node root, show prints and runs.
 etcd_dir=$(mktemp -d "${TMPDIR:-/tmp}/clusterops-demo-etcd.XXXXXX")
 show kubectl clusterops etcd members --root "$CLUSTEROPS_ROOT"
+# the hand-over a renewal does before it restarts a leading member (one member here: nothing to move)
+show kubectl clusterops etcd move-leader --root "$CLUSTEROPS_ROOT"
 show kubectl clusterops etcd snapshot save --root "$CLUSTEROPS_ROOT" --dir "$etcd_dir" --keep 3
 etcd_snap=$(ls -1t "$etcd_dir"/*.db | head -n 1)
 show cat "$etcd_snap.json"
