@@ -82,7 +82,7 @@ func StartS3(ctx context.Context, dir, bucket string) (*S3Server, error) {
 	if err := os.MkdirAll(dataDir, 0o700); err != nil {
 		return nil, err
 	}
-	args := []string{"mini", "-dir=" + dataDir, "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
+	args := []string{"-logtostderr", "mini", "-dir=" + dataDir, "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
 		"-master.port=" + itoa(ports[0]), "-master.port.grpc=" + itoa(ports[1]), "-master.telemetry=false",
 		"-volume.port=" + itoa(ports[2]), "-volume.port.grpc=" + itoa(ports[3]),
 		"-filer.port=" + itoa(ports[4]), "-filer.port.grpc=" + itoa(ports[5]),
