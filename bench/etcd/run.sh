@@ -29,6 +29,11 @@ trap cleanup EXIT
 # plugin, exports every symbol: about 15 MB more of .dynsym/.dynstr/.gnu.hash for ld.so to read.
 CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$work/kubectl-clusterops" ./cmd/kubectl-clusterops
 go build -o "$work/fill" ./bench/etcd/fill
+# Both tools' binaries start from the same page-cache state (bench/etcd/evict.py says why), then
+# run once before anything is measured.
+bench/etcd/evict.py "$bin/etcdctl" "$work/kubectl-clusterops"
+"$bin/etcdctl" version >/dev/null
+"$work/kubectl-clusterops" version --client >/dev/null
 # shellcheck source=bench/etcd/start-etcd.sh
 . bench/etcd/start-etcd.sh
 

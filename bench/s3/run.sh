@@ -30,6 +30,10 @@ trap cleanup EXIT
 CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$work/kubectl-clusterops" ./cmd/kubectl-clusterops
 go build -o "$work/fill" ./bench/etcd/fill
 go build -o "$work/s3server" ./bench/s3/s3server
+# Both tools' binaries from the same page-cache state (bench/etcd/evict.py says why), run once.
+bench/etcd/evict.py "$bin/etcdctl" "$work/kubectl-clusterops"
+"$bin/etcdctl" version >/dev/null
+"$work/kubectl-clusterops" version --client >/dev/null
 # shellcheck source=bench/etcd/start-etcd.sh
 . bench/etcd/start-etcd.sh
 "$work/fill" -endpoint "$ep" -target-mib "$size" >/dev/null

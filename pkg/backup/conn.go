@@ -15,6 +15,7 @@ import (
 	"go.etcd.io/etcd/client/pkg/v3/transport"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
+	"google.golang.org/grpc"
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/yaml"
 )
@@ -173,6 +174,14 @@ func (c Conn) Validate() error {
 	return nil
 }
 
+// flowControlWindow fixes gRPC's flow-control windows at 1 MiB (per stream and per connection).
+// Without it gRPC estimates the bandwidth-delay product and grows the window up to 16 MiB: while
+// a snapshot streams faster than the disk takes it, gRPC then buffers that much more data, and
+// the heap (twice the live data, by GOGC) grew with the snapshot's size: peak RSS 51 MiB at
+// 256 MiB and 54 MiB at 1 GiB. 1 MiB in flight is 3 ms of a 300 MiB/s stream: it does not hold
+// back loopback or a LAN (issue 21).
+var flowControlWindow = []grpc.DialOption{grpc.WithInitialWindowSize(1 << 20), grpc.WithInitialConnWindowSize(1 << 20)}
+
 // ClientConfig builds the etcd client configuration for the given endpoints
 // (all of c.Endpoints when none are given).
 func (c Conn) ClientConfig(endpoints ...string) (clientv3.Config, error) {
@@ -189,6 +198,7 @@ func (c Conn) ClientConfig(endpoints ...string) (clientv3.Config, error) {
 		DialKeepAliveTime:    10 * time.Second,
 		DialKeepAliveTimeout: 5 * time.Second,
 		Logger:               zap.NewNop(),
+		DialOptions:          flowControlWindow,
 	}
 	if c.CACert != "" || c.Cert != "" {
 		info := transport.TLSInfo{TrustedCAFile: c.CACert, CertFile: c.Cert, KeyFile: c.Key, Logger: zap.NewNop()}

@@ -340,10 +340,11 @@ func readRevision(path string) (rev int64, storage string, err error) {
 	return rev, storage, err
 }
 
-// Streaming buffers: chunkSize bytes each, at most pipelineDepth in flight (a few MiB in all,
-// whatever the snapshot size). Each is aligned for direct I/O.
+// Streaming buffers: chunkSize bytes each, at most pipelineDepth in flight (1 MiB in all,
+// whatever the snapshot size). Each is aligned for direct I/O. 256 KiB writes keep the disk and
+// the hash as busy as 1 MiB ones did, with 3 MiB less resident (issue 21).
 const (
-	chunkSize     = 1 << 20
+	chunkSize     = 256 << 10
 	pipelineDepth = 4
 	// dioAlign is the alignment of buffers, offsets and lengths for O_DIRECT (open(2): the
 	// logical block size, 512 or 4096 on Linux file systems).
