@@ -57,7 +57,7 @@ ha_ours_or_absent() {
   for l in $(ip -o link show | awk -F': ' '{print $2}' | cut -d@ -f1); do
     case $l in kmn-*) die "the link $l exists and was not created by this tier: refusing to start" ;; esac
   done
-  ip -4 route show | grep -q "^$SUBNET_PREFIX\." && die "a route to $SUBNET_PREFIX.0/24 exists on this host: another network uses this tier's range; refusing to start"
+  ip -4 route show | grep "^$SUBNET_PREFIX\." >/dev/null && die "a route to $SUBNET_PREFIX.0/24 exists on this host: another network uses this tier's range; refusing to start"
   compgen -G '/sys/fs/cgroup/*/kmn-*' >/dev/null && die "cgroups named kmn-* exist and were not created by this tier: refusing to start"
   if [ -n "$(ss -ltnH "sport = :$LB_PORT" 2>/dev/null)" ]; then
     die "a process listens on port $LB_PORT on this host (the real-node tier's kube-apiserver?): the multi-node tier's load balancer needs $LB_IP:$LB_PORT; stop it first (hack/node-down)"
