@@ -70,9 +70,14 @@ func run(dir string) error {
 // as $HOME.
 func prepare(c *cobra.Command, home string) {
 	c.DisableAutoGenTag = true
+	tmp := os.TempDir()
 	fix := func(f *pflag.Flag) {
 		if home != "" && home != "/" && strings.Contains(f.DefValue, home) {
 			f.DefValue = strings.ReplaceAll(f.DefValue, home, "$HOME")
+		}
+		// Defaults from os.TempDir() show as with TMPDIR unset (make test sets its own TMPDIR).
+		if tmp != "/tmp" && f.DefValue == tmp {
+			f.DefValue = "/tmp"
 		}
 	}
 	c.Flags().VisitAll(fix)

@@ -344,7 +344,7 @@ func readRevision(path string) (rev int64, storage string, err error) {
 // whatever the snapshot size). Each is aligned for direct I/O. Smaller chunks save resident
 // memory but cost throughput, because each direct write waits for the disk: measured at 1 GiB
 // (issue 21), 256 KiB chunks gave 46-48 MiB peak RSS at 0.83-0.89x etcdctl's throughput, 512 KiB
-// 49-50 MiB, 1 MiB 50-52 MiB at parity.
+// 49-50 MiB and slower than 1 MiB, 1 MiB 49-52 MiB at 0.90-0.99x (1.0 and above in earlier runs).
 const (
 	chunkSize     = 1 << 20
 	pipelineDepth = 4
