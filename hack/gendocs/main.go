@@ -75,7 +75,7 @@ func prepare(c *cobra.Command, home string) {
 		if home != "" && home != "/" && strings.Contains(f.DefValue, home) {
 			f.DefValue = strings.ReplaceAll(f.DefValue, home, "$HOME")
 		}
-		// Defaults from os.TempDir() show as with TMPDIR unset (make test sets its own TMPDIR).
+		// Defaults from os.TempDir() show as with TMPDIR unset, whatever TMPDIR the generator runs with.
 		if tmp != "/tmp" && f.DefValue == tmp {
 			f.DefValue = "/tmp"
 		}
